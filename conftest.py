@@ -1,0 +1,5 @@
+# eventlet must patch the standard library before anything opens a socket (nameko's pytest plugin
+# no longer does it).
+import eventlet
+
+eventlet.monkey_patch()

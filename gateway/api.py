@@ -1,0 +1,180 @@
+"""HTTP plumbing of the gateway: one decorator declares an endpoint (path, who may call it, schemas),
+maps errors to the contract's shape, and feeds both the router and the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import eventlet
+from marshmallow import Schema, ValidationError
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from gateway.auth import Identity, bearer_token, verify
+from services.common.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionRequired,
+    RorError,
+    Unavailable,
+    from_marshmallow,
+)
+from services.common.regions import get_region
+
+log = logging.getLogger(__name__)
+
+# Who may call an endpoint. Structure-scoped access is checked by the handler with the structure id.
+ANONYMOUS = "anonymous"
+AUTHENTICATED = "authenticated"
+PROFESSIONAL = "professional"
+REGIONAL_TEAM = "regional_team"
+ADMIN = "admin"
+TEAM_ROLES = frozenset({"regional_validator", "support_agent", "region_admin"})
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str  # werkzeug rule, e.g. /api/<region>/offers/<int:offer_id>
+    access: str
+    summary: str
+    request_schema: type[Schema] | None
+    response_schema: type[Schema] | None
+    status: int
+    tags: tuple[str, ...]
+    name: str
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+@dataclass
+class Reply:
+    body: Any
+    status: int = 200
+    headers: dict | None = None
+    mimetype: str = "application/json"
+
+
+class Context:
+    """What a handler gets: the request, its region and the caller's identity."""
+
+    def __init__(self, request: Request, region: str | None, identity: Identity | None):
+        self.request = request
+        self.region = region
+        self.identity = identity
+
+    def json(self, schema: Schema | None = None, partial: bool = False) -> dict:
+        raw = self.request.get_data(cache=True)
+        if not raw:
+            data: Any = {}
+        else:
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InvalidInput("Corps de requête JSON invalide", {"body": f"malformed JSON: {exc}"}) from exc
+        if schema is None:
+            if not isinstance(data, dict):
+                raise InvalidInput("Un objet JSON est attendu", {"body": "expected a JSON object"})
+            return data
+        try:
+            return schema.load(data, partial=partial)
+        except ValidationError as err:
+            raise from_marshmallow(err) from err
+
+    def if_match(self, required: bool = True) -> str | None:
+        value = self.request.headers.get("If-Match")
+        if value is None and required:
+            raise PreconditionRequired(
+                "En-tête If-Match requis (ETag de la version lue)", {"If-Match": "missing"}
+            )
+        return value.strip().strip('"').removeprefix("W/").strip('"') if value else None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        return self.request.args.get(name, default)
+
+
+def error_response(exc: BaseException) -> Response:
+    if isinstance(exc, RorError):
+        body, status = exc.to_dict(), exc.status
+    elif isinstance(exc, (RpcTimeout, eventlet.Timeout)):
+        body, status = Unavailable("Le service ne répond pas, réessayez plus tard").to_dict(), 503
+    elif isinstance(exc, UnknownService):
+        body, status = Unavailable(f"Service indisponible : {exc}").to_dict(), 503
+    else:
+        # A bug, not bad input: log it fully, tell the caller little.
+        log.error("unexpected error", exc_info=(type(exc), exc, exc.__traceback__))
+        detail = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
+        body = {"error": {"code": "internal", "message": "Erreur interne", "fields": {"detail": detail}}}
+        status = 500
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def to_response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if not isinstance(result, Reply):
+        result = Reply(result, status)
+    if result.mimetype == "application/json":
+        payload = json.dumps(result.body, ensure_ascii=False, default=str)
+    else:
+        payload = result.body
+    return Response(payload, status=result.status, headers=result.headers or {}, mimetype=result.mimetype)
+
+
+def check_access(access: str, identity: Identity | None) -> None:
+    if access == ANONYMOUS:
+        return
+    assert identity is not None
+    roles = identity.roles
+    if access == AUTHENTICATED:
+        return
+    if access == PROFESSIONAL and ("professional" in roles or roles & TEAM_ROLES or
+                                   roles & {"directeur", "structure_editor"}):
+        return
+    if access == REGIONAL_TEAM and roles & TEAM_ROLES:
+        return
+    if access == ADMIN and "region_admin" in roles:
+        return
+    raise Forbidden("Vous n'avez pas les droits pour cette action", {"role": f"requires {access}"})
+
+
+def endpoint(method: str, path: str, access: str, summary: str = "", request: type[Schema] | None = None,
+             response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = ()):
+    def decorate(fn):
+        ENDPOINTS.append(Endpoint(method, path, access, summary or (fn.__doc__ or "").strip().split("\n")[0],
+                                  request, response, status, tags, fn.__name__))
+
+        @functools.wraps(fn)
+        def handler(self, req: Request, **params):
+            try:
+                region = params.pop("region", None)
+                if region is not None:
+                    get_region(region)  # 404 before anything else
+                identity = None
+                header = req.headers.get("Authorization")
+                if access != ANONYMOUS or (header and region):
+                    if region is None:
+                        raise NotFound("Région manquante", {"region": "missing"})
+                    identity = verify(bearer_token(header), region, self.jwks)
+                check_access(access, identity)
+                return to_response(fn(self, Context(req, region, identity), **params), status)
+            except Exception as exc:  # every failure leaves as the contract's error shape
+                return error_response(exc)
+
+        return http(method, path)(handler)
+
+    return decorate
+
+
+def call(proxy, method: str, *args, timeout: float = 15.0, **kwargs):
+    """RPC with a deadline: nameko's in-service proxy has none, and a dead service must give 503."""
+    with eventlet.Timeout(timeout, Unavailable(f"Le service {proxy.service_name} ne répond pas")):
+        return getattr(proxy, method)(*args, **kwargs)

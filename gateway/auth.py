@@ -1,0 +1,129 @@
+"""Bearer tokens verified offline against the realm's JWKS (plain module, no nameko).
+
+Keys are cached per realm and fetched again only when a token names an unknown `kid`
+(Keycloak key rotation), at most once every `min_refresh` seconds per realm.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import jwt
+import requests
+from jwt import PyJWKSet
+
+from services.common.errors import Forbidden, Unauthorized, Unavailable
+from services.common.regions import REALM_TO_REGION, get_region
+
+ACCEPTED_CLIENTS = {"ror-gateway", "ror-cps"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    username: str
+    subject: str
+    region: str
+    roles: frozenset[str]
+    rpps: str | None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    claims: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "username": self.username, "subject": self.subject, "region": self.region,
+            "roles": sorted(self.roles), "rpps": self.rpps, "email": self.email,
+            "first_name": self.first_name, "last_name": self.last_name,
+        }
+
+
+class JwksCache:
+    def __init__(self, keycloak_url: str, min_refresh: float = 10.0, fetch=None):
+        self.keycloak_url = keycloak_url.rstrip("/")
+        self.min_refresh = min_refresh
+        self._fetch = fetch or self._http_fetch
+        self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
+        self._fetched_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _http_fetch(self, realm: str) -> dict:
+        url = f"{self.keycloak_url}/realms/{realm}/protocol/openid-connect/certs"
+        try:
+            resp = requests.get(url, timeout=5)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            raise Unavailable("Le service d'authentification ne répond pas", {"keycloak": str(exc)}) from exc
+        return resp.json()
+
+    def _refresh(self, realm: str) -> None:
+        jwks = PyJWKSet.from_dict(self._fetch(realm))
+        self._keys[realm] = {k.key_id: k for k in jwks.keys if k.key_id}
+        self._fetched_at[realm] = time.monotonic()
+
+    def key(self, realm: str, kid: str) -> jwt.PyJWK:
+        with self._lock:
+            keys = self._keys.get(realm)
+            if keys is None or (
+                kid not in keys and time.monotonic() - self._fetched_at.get(realm, 0) > self.min_refresh
+            ):
+                self._refresh(realm)
+                keys = self._keys[realm]
+        if kid not in keys:
+            raise Unauthorized("Jeton invalide : clé de signature inconnue", {"authorization": "unknown kid"})
+        return keys[kid]
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthorized("Authentification requise", {"authorization": "missing bearer token"})
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authentification requise", {"authorization": "expected 'Bearer <token>'"})
+    return token.strip()
+
+
+def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
+    """Identity carried by `token`, which must come from `region_code`'s realm."""
+    region = get_region(region_code)
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Jeton invalide", {"authorization": f"malformed token: {exc}"}) from exc
+    issuer = str(unverified.get("iss", ""))
+    realm = issuer.rstrip("/").rsplit("/realms/", 1)[-1] if "/realms/" in issuer else ""
+    if realm not in REALM_TO_REGION:
+        raise Unauthorized("Jeton invalide", {"authorization": "token not issued by a ROR realm"})
+    kid = header.get("kid")
+    if not kid:
+        raise Unauthorized("Jeton invalide", {"authorization": "token has no kid"})
+    key = jwks.key(realm, kid)
+    try:
+        claims = jwt.decode(
+            token, key=key, algorithms=["RS256", "PS256", "ES256"], issuer=issuer,
+            options={"verify_aud": False, "require": ["exp", "iat", "iss", "sub"]}, leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Session expirée, veuillez vous reconnecter", {"authorization": "token expired"}) from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Jeton invalide", {"authorization": str(exc)}) from exc
+    if claims.get("typ", "Bearer") != "Bearer" or claims.get("azp") not in ACCEPTED_CLIENTS:
+        raise Unauthorized("Jeton invalide", {"authorization": "not an access token of a ROR client"})
+    if realm != region.realm:
+        raise Forbidden(
+            "Ce compte n'appartient pas à cette région", {"region": f"token from realm {realm}"}
+        )
+    return Identity(
+        username=claims.get("preferred_username", claims["sub"]),
+        subject=claims["sub"],
+        region=region.code,
+        roles=frozenset(claims.get("realm_access", {}).get("roles", [])),
+        rpps=claims.get("rpps"),
+        email=claims.get("email"),
+        first_name=claims.get("given_name"),
+        last_name=claims.get("family_name"),
+        claims=claims,
+    )

@@ -1,0 +1,37 @@
+"""Marshmallow schemas of the HTTP contract (they also generate /openapi.json)."""
+
+from marshmallow import Schema, fields
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields = fields.Dict(keys=fields.String())
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class ComponentHealthSchema(Schema):
+    status = fields.String(required=True)
+    detail = fields.Raw()
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok, or down"})
+    components = fields.Dict(keys=fields.String(), values=fields.Nested(ComponentHealthSchema))
+    down = fields.List(fields.String())
+
+
+class IdentitySchema(Schema):
+    username = fields.String(required=True)
+    subject = fields.String()
+    region = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    rpps = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    ror_account = fields.Dict(allow_none=True)
+    habilitations = fields.List(fields.Dict())

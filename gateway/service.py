@@ -1,0 +1,91 @@
+"""HTTP gateway: maps the HTTP contract onto RPC calls; holds no business state."""
+
+from __future__ import annotations
+
+import eventlet
+import requests
+from kombu import Connection
+from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+
+from gateway import api
+from gateway.api import AUTHENTICATED, Context, Reply, endpoint
+from gateway.dependencies import Jwks
+from gateway.schemas import HealthSchema, IdentitySchema
+from services.common.config import setting
+from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
+from services.common.migrations import SERVICES
+
+HEALTH_TIMEOUT = 3.0
+
+
+class GatewayService:
+    name = "gateway"
+
+    jwks = Jwks()
+    accounts = RpcProxy("accounts")
+    offers = RpcProxy("offers")
+    dossiers = RpcProxy("dossiers")
+    anomalies = RpcProxy("anomalies")
+    notifications = RpcProxy("notifications")
+
+    # ------------------------------------------------------------------ platform
+    def _check_service(self, name: str) -> dict:
+        try:
+            with eventlet.Timeout(HEALTH_TIMEOUT):
+                answer = getattr(self, name).health()
+            return {"status": "ok" if answer.get("status") == "ok" else "down", "detail": answer}
+        except BaseException as exc:  # noqa: BLE001 - a timeout is a BaseException in eventlet
+            return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+
+    def _check_rabbitmq(self) -> dict:
+        try:
+            with Connection(self.container.config["AMQP_URI"], connect_timeout=2) as conn:
+                conn.ensure_connection(max_retries=1)
+            return {"status": "ok"}
+        except Exception as exc:
+            return {"status": "down", "detail": str(exc)[:300]}
+
+    def _check_keycloak(self) -> dict:
+        url = setting("ROR_KEYCLOAK_MANAGEMENT_URL", self.container.config) + "/health/ready"
+        try:
+            resp = requests.get(url, timeout=2)
+            return {"status": "ok" if resp.status_code == 200 else "down", "detail": resp.json()}
+        except Exception as exc:
+            return {"status": "down", "detail": str(exc)[:300]}
+
+    @http("GET", "/health")
+    def health(self, request):
+        """Each service, RabbitMQ, PostgreSQL and Keycloak; 503 naming what is down."""
+        pool = eventlet.GreenPool()
+        checks = {name: pool.spawn(self._check_service, name) for name in SERVICES}
+        checks["rabbitmq"] = pool.spawn(self._check_rabbitmq)
+        checks["keycloak"] = pool.spawn(self._check_keycloak)
+        components = {name: gt.wait() for name, gt in checks.items()}
+        db_states = [c["detail"].get("database") for n, c in components.items()
+                     if n in SERVICES and isinstance(c.get("detail"), dict)]
+        if db_states and all(s == "ok" for s in db_states):
+            components["postgresql"] = {"status": "ok"}
+        else:
+            components["postgresql"] = {"status": "down" if db_states else "unknown",
+                                        "detail": db_states or "no service answered"}
+        down = sorted(n for n, c in components.items() if c["status"] != "ok")
+        body = HealthSchema().dump({"status": "down" if down else "ok", "components": components,
+                                    "down": down})
+        return api.to_response(Reply(body, 503 if down else 200), 200)
+
+    @http("GET", "/openapi.json")
+    def openapi(self, request):
+        from gateway.openapi import build_spec
+
+        return api.to_response(build_spec(), 200)
+
+    # ------------------------------------------------------------------ identity
+    @endpoint("GET", "/api/<region>/me", AUTHENTICATED, response=IdentitySchema, tags=("accounts",))
+    def me(self, ctx: Context):
+        """Who am I: identity from the token, roles, RPPS, ROR account and habilitations."""
+        identity = ctx.identity.to_dict()
+        extra = api.call(self.accounts, "profile", ctx.region, identity)
+        return IdentitySchema().dump({**identity, **extra})
+
+

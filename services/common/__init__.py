@@ -1,0 +1,1 @@
+"""Code shared by every service: config, region registry, errors, events, outbox, db session, CLI root."""

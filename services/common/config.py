@@ -1,0 +1,49 @@
+"""Runtime settings, read from the environment (dev defaults documented in docs/CONVENTIONS.md).
+
+Nameko passes its own config dict to services; `setting()` looks there first so tests can run
+an isolated copy of the suite (own vhost, own database) in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULTS: dict[str, str] = {
+    "ROR_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/",
+    "ROR_DATABASE_URL": "postgresql+psycopg2://ror:ror@127.0.0.1:5432/ror",
+    "ROR_KEYCLOAK_URL": "http://127.0.0.1:8080",
+    "ROR_KEYCLOAK_MANAGEMENT_URL": "http://127.0.0.1:9000",
+    "ROR_KEYCLOAK_ADMIN": "admin",
+    "ROR_KEYCLOAK_ADMIN_PASSWORD": "admin",
+    "ROR_DEMO_PASSWORD": "RorDemo2026",
+    "ROR_DEMO_TOTP_SECRET": "JBSWY3DPEHPK3PXP",
+    "ROR_ACCOUNTS_CLIENT_SECRET": "ror-accounts-dev-secret",
+    "ROR_SMTP_HOST": "127.0.0.1",
+    "ROR_SMTP_PORT": "1025",
+    "ROR_MAIL_FROM": "ROR <noreply@ror.local>",
+    "ROR_PUBLIC_URL": "http://127.0.0.1:8000",
+    "ROR_RPC_TIMEOUT": "15",
+    "ROR_ACTIVATION_CODE_DAYS": "90",
+    "ROR_VAR_DIR": str(ROOT / "var"),
+}
+
+
+def setting(name: str, config: dict | None = None) -> str:
+    """Value of `name`: nameko config first, then the environment, then the dev default."""
+    if config and config.get(name) not in (None, ""):
+        return str(config[name])
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    if name in DEFAULTS:
+        return DEFAULTS[name]
+    raise KeyError(f"setting {name} is not defined")
+
+
+def var_dir(config: dict | None = None) -> Path:
+    path = Path(setting("ROR_VAR_DIR", config))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

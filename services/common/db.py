@@ -1,0 +1,47 @@
+"""Database access: one engine per URL, one session per nameko worker, one schema per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.config import setting
+
+
+@cache
+def get_engine(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, future=True)
+
+
+def database_url(config: dict | None = None) -> str:
+    return setting("ROR_DATABASE_URL", config)
+
+
+@cache
+def session_factory(url: str) -> sessionmaker:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False, future=True)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A transaction for scripts (CLI, imports, tests): commit on success, rollback on error."""
+    session = session_factory(url or database_url())()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(url: str) -> bool:
+    with get_engine(url).connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return True

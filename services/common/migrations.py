@@ -1,0 +1,50 @@
+"""Alembic wiring shared by the services: one schema per service, its version table inside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from services.common.db import get_engine
+
+SERVICES = ("accounts", "offers", "dossiers", "anomalies", "notifications")
+SERVICES_DIR = Path(__file__).resolve().parents[1]
+
+
+def alembic_config(service: str, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["service"] = service
+    return cfg
+
+
+def upgrade(service: str, url: str, revision: str = "head") -> None:
+    with get_engine(url).begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
+    command.upgrade(alembic_config(service, url), revision)
+
+
+def upgrade_all(url: str) -> None:
+    for service in SERVICES:
+        upgrade(service, url)
+
+
+def run_env(context, target_metadata, schema: str) -> None:
+    """Body of each service's migrations/env.py (online mode only: we always have a database)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=schema,
+            include_schemas=True,
+            include_name=lambda name, type_, parent: type_ != "schema" or name == schema,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()

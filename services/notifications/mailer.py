@@ -1,0 +1,24 @@
+"""Building and sending e-mails (plain smtplib, no nameko)."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+
+def build_message(sender: str, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="ror.local")
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def send(msg: EmailMessage, host: str, port: int, timeout: float = 10) -> None:
+    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+        smtp.send_message(msg)

@@ -1,0 +1,142 @@
+"""Fixtures: the whole suite runs in-process against the real RabbitMQ, PostgreSQL and Keycloak.
+
+Isolation from a suite started by `make up`: its own RabbitMQ vhost (`ror_test`), its own database
+(`ror_test`), and the gateway on port 8001. Keycloak and the SMTP server are shared (tests use
+fresh RPPS numbers and addresses).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import requests
+
+from tests.helpers import demo_totp, password_token
+
+TEST_DB_URL = os.environ.get("ROR_TEST_DATABASE_URL", "postgresql+psycopg2://ror:ror@127.0.0.1:5432/ror_test")
+TEST_VHOST = os.environ.get("ROR_TEST_VHOST", "ror_test")
+GATEWAY_ADDRESS = os.environ.get("ROR_TEST_GATEWAY_ADDRESS", "127.0.0.1:8001")
+RABBIT_MGMT = os.environ.get("ROR_RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+
+
+def _ensure_vhost(vhost: str) -> None:
+    base = RABBIT_MGMT.rstrip("/")
+    requests.put(f"{base}/api/vhosts/{vhost}", timeout=10).raise_for_status()
+    requests.put(
+        f"{base}/api/permissions/{vhost}/guest",
+        json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10,
+    ).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def db_url():
+    from services.common.migrations import upgrade_all
+
+    upgrade_all(TEST_DB_URL)
+    return TEST_DB_URL
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    _ensure_vhost(TEST_VHOST)
+    return f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}"
+
+
+@pytest.fixture(scope="session")
+def suite_config(db_url, amqp_uri):
+    return {
+        "AMQP_URI": amqp_uri,
+        "WEB_SERVER_ADDRESS": GATEWAY_ADDRESS,
+        "ROR_DATABASE_URL": db_url,
+        "ROR_PUBLIC_URL": f"http://{GATEWAY_ADDRESS}",
+        "serializer": "json",
+        "max_workers": 10,
+    }
+
+
+@pytest.fixture(scope="session")
+def suite(suite_config):
+    """All five services and the gateway, started once for the session."""
+    from nameko.runners import ServiceRunner
+
+    from gateway.service import GatewayService
+    from services.accounts.service import AccountsService
+    from services.anomalies.service import AnomaliesService
+    from services.dossiers.service import DossiersService
+    from services.notifications.service import NotificationsService
+    from services.offers.service import OffersService
+
+    runner = ServiceRunner(suite_config)
+    for cls in (AccountsService, OffersService, DossiersService, AnomaliesService, NotificationsService,
+                GatewayService):
+        runner.add_service(cls)
+    runner.start()
+    yield runner
+    runner.stop()
+
+
+class Api:
+    """A tiny HTTP client for the in-process gateway."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.http = requests.Session()
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {}) or {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture(scope="session")
+def api(suite):
+    return Api(f"http://{GATEWAY_ADDRESS}")
+
+
+@pytest.fixture(scope="session")
+def tokens():
+    """Access tokens of the demo users, per (region, username), fetched once."""
+    cache: dict[tuple[str, str], str] = {}
+    privileged = {"cpts.directeur", "validateur", "support", "admin"}
+
+    def get(region: str, username: str) -> str:
+        key = (region, username)
+        if key not in cache:
+            totp = demo_totp() if username in privileged else None
+            cache[key] = password_token(region, username, totp=totp)["access_token"]
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture
+def unique():
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def db_session(db_url):
+    from services.common.db import session_factory
+
+    session = session_factory(db_url)()
+    yield session
+    session.rollback()
+    session.close()

@@ -1,0 +1,61 @@
+"""Helpers shared by the tests (not fixtures)."""
+
+from __future__ import annotations
+
+import email
+import time
+from email import policy
+from pathlib import Path
+
+import requests
+from sqlalchemy import text
+
+from services.common.config import setting
+
+KEYCLOAK_URL = setting("ROR_KEYCLOAK_URL")
+MAIL_DIR = Path(setting("ROR_VAR_DIR")) / "mail"
+
+
+def password_token(region: str, username: str, password: str | None = None, totp: str | None = None,
+                   client_id: str = "ror-gateway") -> dict:
+    """Direct grant on the region's realm; raises with Keycloak's answer when refused."""
+    from services.common.regions import REGIONS
+
+    data = {"grant_type": "password", "client_id": client_id, "username": username,
+            "password": password or setting("ROR_DEMO_PASSWORD"), "scope": "openid"}
+    if totp:
+        data["totp"] = totp
+    resp = requests.post(
+        f"{KEYCLOAK_URL}/realms/{REGIONS[region].realm}/protocol/openid-connect/token", data=data, timeout=30
+    )
+    if resp.status_code != 200:
+        raise AssertionError(f"login of {username} refused: {resp.status_code} {resp.text}")
+    return resp.json()
+
+
+def demo_totp() -> str:
+    import pyotp
+
+    return pyotp.TOTP(setting("ROR_DEMO_TOTP_SECRET")).now()
+
+
+def wait_for_mail(recipient: str, timeout: float = 20.0) -> list[email.message.EmailMessage]:
+    """Messages the SMTP server stored for `recipient` (waits for at least one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        if MAIL_DIR.exists():
+            for path in sorted(MAIL_DIR.glob("*.eml")):
+                msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+                if recipient.lower() in str(msg.get("To", "")).lower():
+                    found.append(msg)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def sql(db_url: str, statement: str, **params):
+    from services.common.db import get_engine
+
+    with get_engine(db_url).begin() as conn:
+        return conn.execute(text(statement), params)

@@ -1,0 +1,100 @@
+"""The suite runs for real: health, OpenAPI, identity from Keycloak tokens, an event across the bus."""
+
+import uuid
+
+import pytest
+from nameko.containers import ServiceContainer
+from nameko.standalone.events import event_dispatcher
+from openapi_spec_validator import validate
+
+from gateway.service import GatewayService
+from services.common.events import make_event
+from tests.conftest import _ensure_vhost
+from tests.helpers import wait_for_mail
+
+pytestmark = pytest.mark.integration
+
+COMPONENTS = {"accounts", "offers", "dossiers", "anomalies", "notifications", "rabbitmq", "postgresql",
+              "keycloak"}
+
+
+def test_health_lists_every_service_and_component(api):
+    resp = api.get("/health")
+    body = resp.json()
+    assert resp.status_code == 200, body
+    assert body["status"] == "ok"
+    assert set(body["components"]) == COMPONENTS
+    assert all(c["status"] == "ok" for c in body["components"].values())
+
+
+def test_health_is_503_naming_the_services_that_are_down(suite_config):
+    """A gateway alone on an empty vhost: no service answers, /health says which."""
+    _ensure_vhost("ror_test_empty")
+    config = dict(suite_config, AMQP_URI=suite_config["AMQP_URI"].rsplit("/", 1)[0] + "/ror_test_empty",
+                  WEB_SERVER_ADDRESS="127.0.0.1:8002")
+    container = ServiceContainer(GatewayService, config)
+    container.start()
+    try:
+        import requests
+
+        resp = requests.get("http://127.0.0.1:8002/health", timeout=30)
+        body = resp.json()
+        assert resp.status_code == 503
+        assert {"accounts", "offers", "dossiers", "anomalies", "notifications"} <= set(body["down"])
+        assert body["components"]["rabbitmq"]["status"] == "ok"
+    finally:
+        container.stop()
+
+
+def test_openapi_document_is_valid(api):
+    resp = api.get("/openapi.json")
+    assert resp.status_code == 200
+    spec = resp.json()
+    validate(spec)
+    assert "/api/{region}/me" in spec["paths"]
+
+
+def test_me_gives_identity_from_a_real_keycloak_token(api, tokens):
+    resp = api.get("/api/idf/me", token=tokens("idf", "kine.demo"))
+    assert resp.status_code == 200, resp.text
+    me = resp.json()
+    assert me["username"] == "kine.demo" and me["region"] == "idf"
+    assert "professional" in me["roles"] and len(me["rpps"]) == 11
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer not.a.token", "Basic a2luZTpwdw=="])
+def test_me_without_a_valid_token_is_401_in_the_error_shape(api, header):
+    resp = api.get("/api/idf/me", headers={"Authorization": header} if header else {})
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "unauthorized"
+    assert "authorization" in resp.json()["error"]["fields"]
+
+
+def test_token_of_another_region_is_403(api, tokens):
+    resp = api.get("/api/idf/me", token=tokens("pdl", "kine.demo"))
+    assert resp.status_code == 403
+    assert resp.json()["error"]["code"] == "forbidden"
+
+
+def test_unknown_region_is_404(api, tokens):
+    resp = api.get("/api/bzh/me", token=tokens("idf", "kine.demo"))
+    assert resp.status_code == 404
+    assert resp.json()["error"]["fields"] == {"region": "unknown region 'bzh'"}
+
+
+def test_an_event_crosses_the_bus_and_a_redelivery_acts_once(suite_config, api):
+    """accounts.activated dispatched twice (same event id) -> notifications sends one e-mail."""
+    recipient = f"kine-{uuid.uuid4().hex[:8]}@example.org"
+    event = make_event("accounts.activated", "idf", "accounts", username="10000000008", email=recipient,
+                       first_name="Paule", last_name="Test",
+                       verification_url="http://127.0.0.1:8000/verify?token=abc")
+    dispatch = event_dispatcher(suite_config)
+    dispatch("accounts", "accounts.activated", event)
+    dispatch("accounts", "accounts.activated", event)
+    mails = wait_for_mail(recipient)
+    assert len(mails) == 1
+    assert "Je valide mon adresse mail" in mails[0].get_body(("plain",)).get_content()
+    import time
+
+    time.sleep(1.5)  # give the duplicate every chance to be (wrongly) processed
+    assert len(wait_for_mail(recipient)) == 1
