@@ -66,10 +66,24 @@ class Reply:
 class Context:
     """What a handler gets: the request, its region and the caller's identity."""
 
-    def __init__(self, request: Request, region: str | None, identity: Identity | None):
+    def __init__(self, service, request: Request, region: str | None, identity: Identity | None):
+        self.service = service
         self.request = request
         self.region = region
         self.identity = identity
+        self._actor: dict | None = None
+
+    def actor(self) -> dict | None:
+        """The caller as services see it (services.common.actor.Actor as a dict), with the
+        habilitations the accounts service holds; None for an anonymous call."""
+        if self.identity is None:
+            return None
+        if self._actor is None:
+            ident = self.identity
+            habilitations = call(self.service.accounts, "habilitations", self.region, ident.subject)
+            self._actor = {"subject": ident.subject, "username": ident.username, "region": self.region,
+                           "roles": sorted(ident.roles), "rpps": ident.rpps, "habilitations": habilitations}
+        return self._actor
 
     def json(self, schema: Schema | None = None, partial: bool = False) -> dict:
         raw = self.request.get_data(cache=True)
@@ -165,7 +179,7 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
                         raise NotFound("Région manquante", {"region": "missing"})
                     identity = verify(bearer_token(header), region, self.jwks)
                 check_access(access, identity)
-                return to_response(fn(self, Context(req, region, identity), **params), status)
+                return to_response(fn(self, Context(self, req, region, identity), **params), status)
             except Exception as exc:  # every failure leaves as the contract's error shape
                 return error_response(exc)
 

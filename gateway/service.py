@@ -9,9 +9,11 @@ from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
 from gateway import api
-from gateway.api import AUTHENTICATED, Context, Reply, endpoint
+from gateway.api import Reply
 from gateway.dependencies import Jwks
-from gateway.schemas import HealthSchema, IdentitySchema
+from gateway.routes.accounts import AccountsRoutes
+from gateway.routes.offers import OffersRoutes
+from gateway.schemas import HealthSchema
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
 from services.common.migrations import SERVICES
@@ -19,7 +21,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService:
+class GatewayService(AccountsRoutes, OffersRoutes):
     name = "gateway"
 
     jwks = Jwks()
@@ -79,13 +81,3 @@ class GatewayService:
         from gateway.openapi import build_spec
 
         return api.to_response(build_spec(), 200)
-
-    # ------------------------------------------------------------------ identity
-    @endpoint("GET", "/api/<region>/me", AUTHENTICATED, response=IdentitySchema, tags=("accounts",))
-    def me(self, ctx: Context):
-        """Who am I: identity from the token, roles, RPPS, ROR account and habilitations."""
-        identity = ctx.identity.to_dict()
-        extra = api.call(self.accounts, "profile", ctx.region, identity)
-        return IdentitySchema().dump({**identity, **extra})
-
-

@@ -20,3 +20,7 @@ class AccountsService:
     @rpc
     def profile(self, region: str, identity: dict) -> dict:
         return {"ror_account": None, "habilitations": []}
+
+    @rpc
+    def habilitations(self, region: str, subject: str) -> list[dict]:
+        return []

@@ -39,7 +39,8 @@ def revision(service: str, message: str, url: str | None) -> None:
     """Autogenerate a migration of SERVICE from its models (review it before committing)."""
     from alembic import command
 
-    from services.common.migrations import alembic_config, upgrade as upgrade_one
+    from services.common.migrations import alembic_config
+    from services.common.migrations import upgrade as upgrade_one
 
     upgrade_one(service, url or database_url())
     command.revision(alembic_config(service, url or database_url()), message=message, autogenerate=True)

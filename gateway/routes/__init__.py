@@ -1,0 +1,1 @@
+"""HTTP routes, one mixin per service; GatewayService combines them."""

@@ -1,0 +1,51 @@
+"""Who is acting: the identity the gateway verified plus the habilitations the accounts service holds.
+
+Passed to every RPC that needs authorisation as a plain dict (`to_dict` / `from_dict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+TEAM_ROLES = frozenset({"regional_validator", "support_agent", "region_admin"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    subject: str
+    username: str
+    region: str
+    roles: frozenset[str] = frozenset()
+    rpps: str | None = None
+    # (role, structure id) pairs granted by a region admin, e.g. ("directeur", 12)
+    habilitations: frozenset[tuple[str, int]] = field(default_factory=frozenset)
+
+    @property
+    def is_team(self) -> bool:
+        return bool(self.roles & TEAM_ROLES)
+
+    @property
+    def is_admin(self) -> bool:
+        return "region_admin" in self.roles
+
+    def has_role_on(self, roles: Iterable[str], structure_ids: Iterable[int | None]) -> bool:
+        """True when one of `roles` is granted on one of `structure_ids` (a structure and its ancestors)."""
+        wanted = set(roles)
+        ids = {i for i in structure_ids if i is not None}
+        return any(role in wanted and sid in ids for role, sid in self.habilitations)
+
+    def to_dict(self) -> dict:
+        return {
+            "subject": self.subject, "username": self.username, "region": self.region,
+            "roles": sorted(self.roles), "rpps": self.rpps,
+            "habilitations": [{"role": r, "structure_id": s} for r, s in sorted(self.habilitations)],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Actor:
+        return cls(
+            subject=data["subject"], username=data["username"], region=data["region"],
+            roles=frozenset(data.get("roles", ())), rpps=data.get("rpps"),
+            habilitations=frozenset((h["role"], int(h["structure_id"])) for h in data.get("habilitations", ())),
+        )
