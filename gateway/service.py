@@ -5,6 +5,7 @@ from __future__ import annotations
 import eventlet
 import requests
 from kombu import Connection
+from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
@@ -24,6 +25,7 @@ HEALTH_TIMEOUT = 3.0
 class GatewayService(AccountsRoutes, OffersRoutes):
     name = "gateway"
 
+    config = Config()
     jwks = Jwks()
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
@@ -42,14 +44,14 @@ class GatewayService(AccountsRoutes, OffersRoutes):
 
     def _check_rabbitmq(self) -> dict:
         try:
-            with Connection(self.container.config["AMQP_URI"], connect_timeout=2) as conn:
+            with Connection(self.config["AMQP_URI"], connect_timeout=2) as conn:
                 conn.ensure_connection(max_retries=1)
             return {"status": "ok"}
         except Exception as exc:
             return {"status": "down", "detail": str(exc)[:300]}
 
     def _check_keycloak(self) -> dict:
-        url = setting("ROR_KEYCLOAK_MANAGEMENT_URL", self.container.config) + "/health/ready"
+        url = setting("ROR_KEYCLOAK_MANAGEMENT_URL", self.config) + "/health/ready"
         try:
             resp = requests.get(url, timeout=2)
             return {"status": "ok" if resp.status_code == 200 else "down", "detail": resp.json()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 class NotificationsService:
     name = "notifications"
 
+    config = Config()
     db = Database()
     outbox = OutboxRelay(Outbox)
 
@@ -29,7 +31,7 @@ class NotificationsService:
         return service_health(self.name, self.db)
 
     def _send(self, event_id: str | None, to: str, subject: str, text: str, html: str | None) -> None:
-        cfg = self.container.config
+        cfg = self.config
         msg = mailer.build_message(setting("ROR_MAIL_FROM", cfg), to, subject, text, html)
         mailer.send(msg, setting("ROR_SMTP_HOST", cfg), int(setting("ROR_SMTP_PORT", cfg)))
         self.db.add(SentMail(event_id=event_id, recipient=to, subject=subject))

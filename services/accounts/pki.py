@@ -1,0 +1,350 @@
+"""Test PKI for development: a CA standing in for the IGC-Santé, server certificates, CPS card certificates.
+
+Plain module (no nameko import) so that deploy scripts can run it before anything else:
+
+    .venv/bin/python -m services.accounts.pki init --dir var/pki
+    .venv/bin/python -m services.accounts.pki server --dir var/pki --host 127.0.0.1 --host localhost
+    .venv/bin/python -m services.accounts.pki issue-cps --ca-dir var/pki --rpps 10100000018 --out /tmp/cps
+
+A CPS certificate carries the national identifier of the professional, ``8`` + RPPS (12 characters),
+in the subject: ``CN=8<RPPS>`` plus ``UID=8<RPPS>``, given name and surname. Keycloak's X.509
+authenticators extract the RPPS with the regular expression ``CN=8(\\d{11})`` on the subject DN
+and find the user whose attribute ``rpps`` has that value (see deploy/keycloak/README.md).
+
+Nothing here is fit for production: keys are written unencrypted, there is no CRL/OCSP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_NAME = "TEST AC IGC-SANTE"
+CA_CERT_FILE = "ca.pem"
+CA_KEY_FILE = "ca.key"
+SERVER_CERT_FILE = "server.pem"
+SERVER_KEY_FILE = "server.key"
+CA_DAYS = 3650
+SERVER_DAYS = 825
+CPS_DAYS = 1095
+RPPS_RE = re.compile(r"^\d{11}$")
+
+
+@dataclass(frozen=True)
+class CertFiles:
+    cert: Path
+    key: Path
+
+
+# ---- RPPS helpers -------------------------------------------------------------------------------
+
+
+def luhn_check_digit(digits: str) -> str:
+    """Check digit making ``digits + check`` valid under the Luhn algorithm."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:  # doubled positions, counted from the right of the future full number
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def rpps_is_valid(rpps: str) -> bool:
+    """11 digits whose last one is the Luhn check digit of the first ten."""
+    return bool(RPPS_RE.match(rpps or "")) and luhn_check_digit(rpps[:10]) == rpps[10]
+
+
+def national_id(rpps: str) -> str:
+    """National identifier of a professional identified by RPPS (``8`` + RPPS)."""
+    return "8" + rpps
+
+
+# ---- low-level helpers --------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_key(path: Path, key) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _write_certs(path: Path, *certs: x509.Certificate) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
+
+
+def load_cert(path: str | os.PathLike) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+
+def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    files = ensure_ca(ca_dir)
+    cert = load_cert(files.cert)
+    key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+    return cert, key
+
+
+def _validity(days: int, not_before: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+    start = not_before or (_now() - dt.timedelta(minutes=5))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.timezone.utc)
+    return start, start + dt.timedelta(days=days)
+
+
+def _leaf_builder(subject: x509.Name, public_key, ca_cert: x509.Certificate, ca_key, start, end):
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+    )
+
+
+# ---- public API ---------------------------------------------------------------------------------
+
+
+def ensure_ca(directory: str | os.PathLike, name: str = CA_NAME) -> CertFiles:
+    """Create the test CA in ``directory`` (``ca.pem`` + ``ca.key``) unless it is already there.
+
+    Idempotent: an existing CA is kept (everything issued before stays valid).
+    """
+    directory = Path(directory)
+    files = CertFiles(directory / CA_CERT_FILE, directory / CA_KEY_FILE)
+    if files.cert.exists() and files.key.exists():
+        return files
+    key = _new_key()
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ROR DEV"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "IGC-SANTE TEST"),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+    start, end = _validity(CA_DAYS, None)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(files.key, key)
+    _write_certs(files.cert, cert)
+    return files
+
+
+def _server_cert_matches(path: Path, ca_cert: x509.Certificate, hosts: list[str]) -> bool:
+    try:
+        cert = load_cert(path)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    names = {str(v) for v in san.get_values_for_type(x509.DNSName)}
+    names |= {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+    fresh = cert.not_valid_after_utc - _now() > dt.timedelta(days=30)
+    return cert.issuer == ca_cert.subject and names == set(hosts) and fresh and _signed_by(cert, ca_cert)
+
+
+def _signed_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except Exception:  # InvalidSignature, wrong key type...
+        return False
+    return True
+
+
+def issue_server_cert(directory: str | os.PathLike, hosts: list[str] | tuple[str, ...]) -> CertFiles:
+    """TLS server certificate for ``hosts`` (names or IP addresses), signed by the CA of ``directory``.
+
+    Writes ``server.pem`` (leaf then CA) and ``server.key``; kept as is when a valid certificate
+    for the same hosts, from the same CA, already exists.
+    """
+    directory = Path(directory)
+    hosts = list(dict.fromkeys(hosts))
+    if not hosts:
+        raise ValueError("at least one host is needed")
+    ca_cert, ca_key = _load_ca(directory)
+    files = CertFiles(directory / SERVER_CERT_FILE, directory / SERVER_KEY_FILE)
+    if files.key.exists() and _server_cert_matches(files.cert, ca_cert, hosts):
+        return files
+    alt_names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alt_names.append(x509.DNSName(host))
+    key = _new_key()
+    start, end = _validity(SERVER_DAYS, None)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ROR DEV"),
+            x509.NameAttribute(NameOID.COMMON_NAME, hosts[0]),
+        ]
+    )
+    cert = (
+        _leaf_builder(subject, key.public_key(), ca_cert, ca_key, start, end)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(files.key, key)
+    _write_certs(files.cert, cert, ca_cert)
+    return files
+
+
+def issue_cps_cert(
+    ca_dir: str | os.PathLike,
+    rpps: str,
+    out_dir: str | os.PathLike,
+    days: int = CPS_DAYS,
+    *,
+    not_before: dt.datetime | None = None,
+    first_name: str = "PRENOM",
+    last_name: str = "NOM",
+    name: str | None = None,
+) -> CertFiles:
+    """Client (authentication) certificate of a CPS card for ``rpps``, signed by the CA of ``ca_dir``.
+
+    ``days`` is the validity from ``not_before`` (default: now). To get an expired certificate, pass a
+    ``not_before`` in the past with a short ``days``, e.g. ``not_before=now - 10 days, days=1``.
+    Files: ``<out_dir>/<name>.pem`` and ``<name>.key``, ``name`` defaulting to ``cps-<rpps>``.
+    The RPPS must be 11 digits; its Luhn check digit is not enforced (tests use unknown numbers).
+    """
+    if not RPPS_RE.match(rpps or ""):
+        raise ValueError(f"RPPS must be 11 digits, got {rpps!r}")
+    ca_cert, ca_key = _load_ca(Path(ca_dir))
+    out_dir = Path(out_dir)
+    name = name or f"cps-{rpps}"
+    files = CertFiles(out_dir / f"{name}.pem", out_dir / f"{name}.key")
+    nid = national_id(rpps)
+    key = _new_key()
+    start, end = _validity(days, not_before)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "CPS TEST"),
+            x509.NameAttribute(NameOID.SURNAME, last_name.upper()),
+            x509.NameAttribute(NameOID.GIVEN_NAME, first_name.upper()),
+            x509.NameAttribute(NameOID.USER_ID, nid),
+            x509.NameAttribute(NameOID.COMMON_NAME, nid),
+        ]
+    )
+    cert = (
+        _leaf_builder(subject, key.public_key(), ca_cert, ca_key, start, end)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(files.key, key)
+    _write_certs(files.cert, cert)
+    return files
+
+
+# ---- command line (used by deploy/keycloak/start.sh; `ror pki ...` wraps the same functions) ----
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.accounts.pki", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_init = sub.add_parser("init", help="create the test CA if missing")
+    p_init.add_argument("--dir", required=True)
+
+    p_server = sub.add_parser("server", help="issue (or keep) the TLS server certificate")
+    p_server.add_argument("--dir", required=True)
+    p_server.add_argument("--host", action="append", required=True, help="name or IP (repeatable)")
+
+    p_cps = sub.add_parser("issue-cps", help="issue a CPS client certificate for an RPPS")
+    p_cps.add_argument("--ca-dir", required=True)
+    p_cps.add_argument("--rpps", required=True)
+    p_cps.add_argument("--out", required=True)
+    p_cps.add_argument("--days", type=int, default=CPS_DAYS)
+    p_cps.add_argument("--first-name", default="PRENOM")
+    p_cps.add_argument("--last-name", default="NOM")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "init":
+            files = ensure_ca(args.dir)
+            print(files.cert)
+        elif args.command == "server":
+            files = issue_server_cert(args.dir, args.host)
+            print(files.cert)
+            print(files.key)
+        else:
+            files = issue_cps_cert(args.ca_dir, args.rpps, args.out, days=args.days,
+                                   first_name=args.first_name, last_name=args.last_name)
+            print(files.cert)
+            print(files.key)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
