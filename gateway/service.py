@@ -16,6 +16,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
+from services.common.errors import NotFound
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
 from services.common.migrations import SERVICES
 
@@ -77,6 +78,12 @@ class GatewayService(AccountsRoutes, OffersRoutes):
         body = HealthSchema().dump({"status": "down" if down else "ok", "components": components,
                                     "down": down})
         return api.to_response(Reply(body, 503 if down else 200), 200)
+
+    @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
+    def not_found(self, request, path):
+        """Werkzeug would answer unknown paths in HTML; the contract wants its error shape.
+        Specific rules always win over this catch-all (werkzeug orders rules by specificity)."""
+        return api.error_response(NotFound("Ressource inconnue", {"path": f"/{path}"}))
 
     @http("GET", "/openapi.json")
     def openapi(self, request):

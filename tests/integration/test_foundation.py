@@ -98,3 +98,10 @@ def test_an_event_crosses_the_bus_and_a_redelivery_acts_once(suite_config, api):
 
     time.sleep(1.5)  # give the duplicate every chance to be (wrongly) processed
     assert len(wait_for_mail(recipient)) == 1
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/nope"), ("POST", "/api/idf/nothing-here"), ("DELETE", "/x/y/z")])
+def test_unknown_paths_answer_in_the_error_shape(api, method, path):
+    resp = api.request(method, path)
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "not_found"
