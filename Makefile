@@ -1,0 +1,16 @@
+# Thin entry points; the work is done by the scripts in deploy/ (see docs/CONVENTIONS.md).
+# Scripts are run through bash so that a checkout without exec bits still works.
+.PHONY: up down test lint
+
+up:
+	bash deploy/up.sh
+
+down:
+	bash deploy/down.sh
+
+# Extra pytest arguments: make test PYTEST_ARGS="-k offers -x"
+test:
+	bash deploy/test.sh
+
+lint:
+	bash deploy/lint.sh
