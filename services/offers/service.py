@@ -1,10 +1,42 @@
-"""Offers: reference data, structures, the six-step description path and publication."""
+"""Offers: reference data, structures, the six-step description path and publication.
 
-from nameko.rpc import rpc
+Thin nameko entrypoints: each RPC opens the worker's session, calls the plain modules (reference,
+steps, lifecycle, directory, pdf) and commits; the outbox relay publishes the events after the worker.
+"""
 
+from __future__ import annotations
+
+import base64
+
+from nameko.rpc import rpc as nameko_rpc
+
+from services.common.actor import Actor
 from services.common.dependencies import Database, OutboxRelay
+from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
-from services.offers.models import Outbox
+from services.common.regions import get_region
+from services.offers import directory, lifecycle, reference
+from services.offers.models import Offer, Outbox
+from services.offers.pdf import render_pdf
+
+# Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
+rpc = nameko_rpc(expected_exceptions=RorError)
+
+
+def _actor(actor: dict | None, region: str) -> Actor | None:
+    if not actor:
+        return None
+    who = Actor.from_dict(actor)
+    if who.region != region:  # a token of one realm never reads or writes another region's data
+        raise Forbidden("Ce compte n'appartient pas à cette région", {"region": f"actor of {who.region}"})
+    return who
+
+
+def _required_actor(actor: dict | None, region: str) -> Actor:
+    who = _actor(actor, region)
+    if who is None:
+        raise Forbidden("Authentification requise pour cette action", {"actor": "missing"})
+    return who
 
 
 class OffersService:
@@ -16,3 +48,104 @@ class OffersService:
     @rpc
     def health(self):
         return service_health(self.name, self.db)
+
+    # ------------------------------------------------------------ reference data
+    @rpc
+    def nomenclature(self, name: str, q: str | None = None, limit: int | None = None) -> list[dict]:
+        return reference.list_concepts(name, q=q, limit=limit)
+
+    @rpc
+    def communes(self, q: str, region: str | None = None, limit: int = 20,
+                 departement: str | None = None) -> list[dict]:
+        insee_region = get_region(region).insee_region if region else None
+        return reference.search_communes(q, limit=max(1, min(int(limit), 100)), region=insee_region,
+                                         departement=departement)
+
+    # ------------------------------------------------------------ répertoire
+    @rpc
+    def structures(self, region: str, departement: str | None = None, discipline: str | None = None) -> dict:
+        get_region(region)
+        return directory.structure_tree(self.db, region, departement=departement, discipline=discipline)
+
+    @rpc
+    def structure_exists(self, region: str, structure_id: int) -> bool:
+        """For the accounts service: habilitations are granted on existing structures only."""
+        get_region(region)
+        return directory.structure_exists(self.db, region, int(structure_id))
+
+    @rpc
+    def national_professionals(self, region: str, rpps: str | None = None,
+                               profession_code: str | None = None) -> list[dict]:
+        """For the accounts service: professionals of the RPPS import and their generated offers."""
+        get_region(region)
+        return directory.national_professionals(self.db, region, rpps=rpps, profession_code=profession_code)
+
+    @rpc
+    def attach_owner(self, region: str, rpps: str, subject: str, username: str | None = None) -> list[int]:
+        """For the accounts service: the ROR account `subject` now owns the offers generated for `rpps`."""
+        get_region(region)
+        ids = directory.attach_owner(self.db, region, rpps, subject, username)
+        self.db.commit()
+        return ids
+
+    # ------------------------------------------------------------ offers
+    @rpc
+    def list_offers(self, region: str, actor: dict, mine: bool = False, status: str | None = None,
+                    limit: int = 50, offset: int = 0) -> dict:
+        who = _required_actor(actor, region)
+        return directory.list_offers(self.db, region, who, mine=mine, status=status, limit=limit, offset=offset)
+
+    @rpc
+    def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
+        who = _actor(actor, region)
+        offer = lifecycle.load_offer(self.db, region, offer_id)
+        return lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+
+    def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
+        """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""
+        who = _required_actor(actor, region)
+        return who, lifecycle.load_offer(self.db, region, offer_id, for_update=True)
+
+    def _committed(self, offer: Offer) -> dict:
+        self.db.commit()
+        return lifecycle.view(offer, lifecycle.OWNER)
+
+    @rpc
+    def save_step(self, region: str, offer_id: int, step: str, data: dict, actor: dict,
+                  if_match: str | None) -> dict:
+        who, offer = self._locked(region, offer_id, actor)
+        lifecycle.save_step(self.db, offer, step, data, who, if_match)
+        return self._committed(offer)
+
+    @rpc
+    def publish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
+        who, offer = self._locked(region, offer_id, actor)
+        lifecycle.publish(self.db, offer, who, if_match)
+        return self._committed(offer)
+
+    @rpc
+    def unpublish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
+        who, offer = self._locked(region, offer_id, actor)
+        lifecycle.unpublish(self.db, offer, who, if_match)
+        return self._committed(offer)
+
+    @rpc
+    def prefill(self, region: str, offer_id: int, from_offer_id: int, actor: dict, if_match: str | None) -> dict:
+        if from_offer_id is None:
+            raise InvalidInput("Offre source requise", {"from_offer_id": "missing"})
+        who, target = self._locked(region, offer_id, actor)
+        source = lifecycle.load_offer(self.db, region, int(from_offer_id))
+        lifecycle.prefill(self.db, target, source, who, if_match)
+        return self._committed(target)
+
+    @rpc
+    def pdf(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
+        """The published sheet as a PDF (base64: the RPC serializer is JSON)."""
+        who = _actor(actor, region)
+        offer = lifecycle.load_offer(self.db, region, offer_id)
+        sheet = lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        if not sheet.get("published"):
+            raise InvalidInput("Cette offre n'a pas encore été publiée : pas de fiche à exporter",
+                               {"offer_id": "never published"})
+        content = render_pdf(sheet)
+        return {"filename": f"offre-{offer.id}.pdf", "content_base64": base64.b64encode(content).decode()}
