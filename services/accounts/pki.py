@@ -2,9 +2,11 @@
 
 Plain module (no nameko import) so that deploy scripts can run it before anything else:
 
-    .venv/bin/python -m services.accounts.pki init --dir var/pki
-    .venv/bin/python -m services.accounts.pki server --dir var/pki --host 127.0.0.1 --host localhost
-    .venv/bin/python -m services.accounts.pki issue-cps --ca-dir var/pki --rpps 10100000018 --out /tmp/cps
+    .venv/bin/python -m services.accounts.pki init                 # or: ror pki init
+    .venv/bin/python -m services.accounts.pki server --host 127.0.0.1 --host localhost
+    .venv/bin/python -m services.accounts.pki issue-cps --rpps 10101234564 --out /tmp/cps
+                                                                    # or: ror pki issue-cps ...
+The PKI directory defaults to ``$ROR_VAR_DIR/pki`` (``var/pki``).
 
 A CPS certificate carries the national identifier of the professional, ``8`` + RPPS (12 characters),
 in the subject: ``CN=8<RPPS>`` plus ``UID=8<RPPS>``, given name and surname. Keycloak's X.509
@@ -16,15 +18,14 @@ Nothing here is fit for production: keys are written unencrypted, there is no CR
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import ipaddress
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -77,7 +78,7 @@ def national_id(rpps: str) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -113,7 +114,7 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
 def _validity(days: int, not_before: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
     start = not_before or (_now() - dt.timedelta(minutes=5))
     if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.timezone.utc)
+        start = start.replace(tzinfo=dt.UTC)
     return start, start + dt.timedelta(days=days)
 
 
@@ -304,47 +305,65 @@ def issue_cps_cert(
     return files
 
 
-# ---- command line (used by deploy/keycloak/start.sh; `ror pki ...` wraps the same functions) ----
+# ---- command line: `ror pki ...` (group registered by services/accounts/cli.py) and
+# `python -m services.accounts.pki ...` (used by deploy/keycloak/start.sh) -----------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.accounts.pki", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def default_pki_dir() -> Path:
+    """``$ROR_VAR_DIR/pki`` (default ``<repo>/var/pki``), where start.sh keeps the test CA."""
+    var = os.environ.get("ROR_VAR_DIR") or str(Path(__file__).resolve().parents[2] / "var")
+    return Path(var) / "pki"
 
-    p_init = sub.add_parser("init", help="create the test CA if missing")
-    p_init.add_argument("--dir", required=True)
 
-    p_server = sub.add_parser("server", help="issue (or keep) the TLS server certificate")
-    p_server.add_argument("--dir", required=True)
-    p_server.add_argument("--host", action="append", required=True, help="name or IP (repeatable)")
+@click.group(name="pki")
+def pki_group() -> None:
+    """Test PKI: CA "TEST AC IGC-SANTE", server certificate, CPS card certificates."""
 
-    p_cps = sub.add_parser("issue-cps", help="issue a CPS client certificate for an RPPS")
-    p_cps.add_argument("--ca-dir", required=True)
-    p_cps.add_argument("--rpps", required=True)
-    p_cps.add_argument("--out", required=True)
-    p_cps.add_argument("--days", type=int, default=CPS_DAYS)
-    p_cps.add_argument("--first-name", default="PRENOM")
-    p_cps.add_argument("--last-name", default="NOM")
 
-    args = parser.parse_args(argv)
+@pki_group.command("init")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="PKI directory (default: $ROR_VAR_DIR/pki).")
+def init_command(directory: Path | None) -> None:
+    """Create the test CA (ca.pem, ca.key) unless it exists."""
+    files = ensure_ca(directory or default_pki_dir())
+    click.echo(str(files.cert))
+
+
+@pki_group.command("server")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="PKI directory (default: $ROR_VAR_DIR/pki).")
+@click.option("--host", "hosts", multiple=True, required=True, help="DNS name or IP address (repeatable).")
+def server_command(directory: Path | None, hosts: tuple[str, ...]) -> None:
+    """Issue (or keep, when still valid for the same hosts) the TLS server certificate."""
+    files = issue_server_cert(directory or default_pki_dir(), list(hosts))
+    click.echo(str(files.cert))
+    click.echo(str(files.key))
+
+
+@pki_group.command("issue-cps")
+@click.option("--rpps", required=True, help="RPPS number (11 digits).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for cps-<rpps>.pem and cps-<rpps>.key.")
+@click.option("--ca-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of the test CA (default: $ROR_VAR_DIR/pki; created if missing).")
+@click.option("--days", type=int, default=CPS_DAYS, show_default=True, help="Validity in days.")
+@click.option("--first-name", default="PRENOM", show_default=True)
+@click.option("--last-name", default="NOM", show_default=True)
+def issue_cps_command(rpps: str, out_dir: Path, ca_dir: Path | None, days: int, first_name: str,
+                      last_name: str) -> None:
+    """Issue a CPS card certificate (CN = 8 + RPPS) signed by the test CA.
+
+    Log in with it: curl --cert cps-<rpps>.pem --key cps-<rpps>.key --cacert <ca-dir>/ca.pem
+    -d grant_type=password -d client_id=ror-cps https://127.0.0.1:8443/realms/ror-idf/protocol/openid-connect/token
+    """
     try:
-        if args.command == "init":
-            files = ensure_ca(args.dir)
-            print(files.cert)
-        elif args.command == "server":
-            files = issue_server_cert(args.dir, args.host)
-            print(files.cert)
-            print(files.key)
-        else:
-            files = issue_cps_cert(args.ca_dir, args.rpps, args.out, days=args.days,
-                                   first_name=args.first_name, last_name=args.last_name)
-            print(files.cert)
-            print(files.key)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        files = issue_cps_cert(ca_dir or default_pki_dir(), rpps, out_dir, days=days,
+                               first_name=first_name, last_name=last_name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rpps") from exc
+    click.echo(str(files.cert))
+    click.echo(str(files.key))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    pki_group(prog_name="python -m services.accounts.pki")

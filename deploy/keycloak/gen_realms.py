@@ -1,0 +1,618 @@
+#!/usr/bin/env python3
+"""Generate the realm import files ror-idf.json, ror-pdl.json, psc.json and deploy/demo-accounts.txt.
+
+The JSON files are committed; run this script after changing it, then restart Keycloak with
+deploy/keycloak/start.sh (it re-imports the realms when the files changed):
+
+    .venv/bin/python deploy/keycloak/gen_realms.py
+
+Secrets and demo credentials are `${ENV:default}` placeholders, resolved by Keycloak at import
+from the environment that start.sh passes (ROR_DEMO_PASSWORD, ROR_DEMO_TOTP_SECRET,
+ROR_ACCOUNTS_CLIENT_SECRET, ROR_PSC_CLIENT_SECRET). Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEPLOY = HERE.parent
+
+KC = "http://127.0.0.1:8080"  # Keycloak's own HTTP address (docs/CONVENTIONS.md)
+GATEWAY_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+DEMO_PASSWORD = "${ROR_DEMO_PASSWORD:RorDemo2026}"
+DEMO_TOTP_SECRET = "${ROR_DEMO_TOTP_SECRET:JBSWY3DPEHPK3PXP}"
+ACCOUNTS_SECRET = "${ROR_ACCOUNTS_CLIENT_SECRET:ror-accounts-dev-secret}"
+PSC_SECRET = "${ROR_PSC_CLIENT_SECRET:psc-dev-secret}"
+
+ROLES = {
+    "professional": "Professionnel de santé (décrit sa propre offre)",
+    "structure_editor": "Compte structure (édite les fiches d'une structure)",
+    "directeur": "Directeur de structure (approuve les dossiers collaboratifs)",
+    "regional_validator": "Équipe régionale (valide les dossiers collaboratifs)",
+    "support_agent": "Agent du support (traite les tickets)",
+    "region_admin": "Administrateur régional",
+}
+PRIVILEGED = ("directeur", "regional_validator", "support_agent", "region_admin")
+# Composite target of every privileged role: "Condition - user role" takes a single role, so the
+# OTP flows test this one and users holding any privileged role have it (effective role).
+MFA_ROLE = "mfa_required"
+
+PROFESSIONS = {"70": "Masseur-kinésithérapeute", "50": "Sage-femme"}
+
+# Demo professionals: RPPS = 10 digits + Luhn check digit (checked in main()).
+REGIONS = {
+    "idf": {
+        "realm": "ror-idf",
+        "display": "ROR Île-de-France",
+        "pros": [
+            {"username": "kine.demo", "first": "Julien", "last": "Dubois", "rpps": "10101234564",
+             "profession": "70", "civilite": "M"},
+            {"username": "sf.demo", "first": "Claire", "last": "Lefèvre", "rpps": "10102345674",
+             "profession": "50", "civilite": "MME"},
+        ],
+    },
+    "pdl": {
+        "realm": "ror-pdl",
+        "display": "ROR Pays de la Loire",
+        "pros": [
+            {"username": "kine.demo", "first": "Thomas", "last": "Bernard", "rpps": "10203456784",
+             "profession": "70", "civilite": "M"},
+            {"username": "sf.demo", "first": "Élodie", "last": "Moreau", "rpps": "10204567894",
+             "profession": "50", "civilite": "MME"},
+        ],
+    },
+}
+STAFF = [
+    {"username": "cpts.directeur", "first": "Nadia", "last": "Rousseau", "role": "directeur"},
+    {"username": "validateur", "first": "Marc", "last": "Girard", "role": "regional_validator"},
+    {"username": "support", "first": "Sophie", "last": "Lambert", "role": "support_agent"},
+    {"username": "admin", "first": "Paul", "last": "Mercier", "role": "region_admin"},
+]
+
+X509_REGEX = r"(?:^|,\s*)CN=8(\d{11})(?:\s*,|$)"
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def flow_id(realm: str, alias: str) -> str:
+    """Stable id: the ror-cps client's flow override references its flow by id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:ror:keycloak:{realm}:flow:{alias}"))
+
+
+def execution(authenticator: str, requirement: str, priority: int, config: str | None = None) -> dict:
+    rep = {"authenticator": authenticator, "authenticatorFlow": False, "requirement": requirement,
+           "priority": priority, "userSetupAllowed": False}
+    if config:
+        rep["authenticatorConfig"] = config
+    return rep
+
+
+def subflow(alias: str, requirement: str, priority: int) -> dict:
+    return {"authenticatorFlow": True, "flowAlias": alias, "requirement": requirement,
+            "priority": priority, "userSetupAllowed": False}
+
+
+def flow(realm: str, alias: str, description: str, executions: list[dict], top_level: bool = True) -> dict:
+    return {"id": flow_id(realm, alias), "alias": alias, "description": description,
+            "providerId": "basic-flow", "topLevel": top_level, "builtIn": False,
+            "authenticationExecutions": executions}
+
+
+def attr_mapper(name: str, attribute: str, claim: str, json_type: str = "String",
+                access: bool = True, userinfo: bool = True) -> dict:
+    return {
+        "name": name, "protocol": "openid-connect", "protocolMapper": "oidc-usermodel-attribute-mapper",
+        "consentRequired": False,
+        "config": {
+            "user.attribute": attribute, "claim.name": claim, "jsonType.label": json_type,
+            "id.token.claim": "true", "access.token.claim": str(access).lower(),
+            "userinfo.token.claim": str(userinfo).lower(), "introspection.token.claim": "true",
+            "multivalued": "false",
+        },
+    }
+
+
+def admin_only_attribute(name: str, display: str, validations: dict | None = None, user_view: bool = False) -> dict:
+    return {
+        "name": name, "displayName": display,
+        "permissions": {"view": ["admin", "user"] if user_view else ["admin"], "edit": ["admin"]},
+        "validations": validations or {}, "multivalued": False,
+    }
+
+
+def user_profile(extra: list[dict]) -> dict:
+    def std(name, display, validations, required):
+        rep = {"name": name, "displayName": display,
+               "permissions": {"view": ["admin", "user"], "edit": ["admin", "user"]},
+               "validations": validations, "multivalued": False}
+        if required:
+            rep["required"] = {"roles": ["user"]}
+        return rep
+
+    config = {
+        "attributes": [
+            std("username", "${username}", {"length": {"min": 3, "max": 255}, "username-prohibited-characters": {},
+                                            "up-username-not-idn-homograph": {}}, False),
+            std("email", "${email}", {"email": {}, "length": {"max": 255}}, True),
+            std("firstName", "${firstName}", {"length": {"max": 255}, "person-name-prohibited-characters": {}}, True),
+            std("lastName", "${lastName}", {"length": {"max": 255}, "person-name-prohibited-characters": {}}, True),
+            *extra,
+        ],
+        "groups": [{"name": "user-metadata", "displayHeader": "User metadata",
+                    "displayDescription": "Attributes, which refer to user metadata"}],
+    }
+    return {"org.keycloak.userprofile.UserProfileProvider": [{
+        "providerId": "declarative-user-profile", "subComponents": {},
+        "config": {"kc.user.profile.config": [json.dumps(config, ensure_ascii=False, separators=(",", ":"))]},
+    }]}
+
+
+def common_realm(realm: str, display: str) -> dict:
+    return {
+        "realm": realm,
+        "enabled": True,
+        "displayName": display,
+        "sslRequired": "external",
+        "registrationAllowed": False,
+        "loginWithEmailAllowed": True,
+        "duplicateEmailsAllowed": False,
+        "resetPasswordAllowed": True,
+        "editUsernameAllowed": False,
+        "rememberMe": False,
+        "verifyEmail": True,
+        "bruteForceProtected": True,
+        "permanentLockout": False,
+        "failureFactor": 30,
+        "waitIncrementSeconds": 60,
+        "maxFailureWaitSeconds": 900,
+        "maxDeltaTimeSeconds": 43200,
+        # no "quick login" lockout: tests send a refused login and the right one within a second
+        "quickLoginCheckMilliSeconds": 0,
+        "minimumQuickLoginWaitSeconds": 60,
+        "passwordPolicy": "length(8) and upperCase(1) and lowerCase(1) and digits(1)",
+        "internationalizationEnabled": True,
+        "supportedLocales": ["fr", "en"],
+        "defaultLocale": "fr",
+        "smtpServer": {"host": "127.0.0.1", "port": "1025", "from": "noreply@ror.local",
+                       "fromDisplayName": "ROR", "replyTo": "", "auth": "false", "ssl": "false",
+                       "starttls": "false"},
+        "eventsEnabled": True,
+        "eventsExpiration": 604800,
+        "adminEventsEnabled": False,
+    }
+
+
+def demo_email(region: str, username: str) -> str:
+    return f"{username}@{region}.ror.local"
+
+
+def password_credential() -> dict:
+    return {"type": "password", "value": DEMO_PASSWORD, "temporary": False}
+
+
+def otp_credential() -> dict:
+    return {
+        "type": "otp",
+        "userLabel": "Démo (ROR_DEMO_TOTP_SECRET)",
+        "secretData": json.dumps({"value": DEMO_TOTP_SECRET}, separators=(",", ":")),
+        "credentialData": json.dumps({"subType": "totp", "digits": 6, "counter": 0, "period": 30,
+                                      "algorithm": "HmacSHA1", "secretEncoding": "BASE32"},
+                                     separators=(",", ":")),
+    }
+
+
+def subject_ref_pro(pro: dict) -> str:
+    return json.dumps({
+        "codeCivilite": pro["civilite"],
+        "exercices": [{
+            "codeProfession": pro["profession"],
+            "codeCategorieProfessionnelle": "C",
+            "codeCiviliteDexercice": "",
+            "nomDexercice": pro["last"].upper(),
+            "prenomDexercice": pro["first"],
+            "codeTypeSavoirFaire": "",
+            "codeSavoirFaire": "",
+            "activities": [],
+        }],
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---- regional realms --------------------------------------------------------------------------
+
+
+def regional_realm(code: str) -> dict:
+    region = REGIONS[code]
+    realm = region["realm"]
+    rep = common_realm(realm, region["display"])
+    rep.update({
+        "otpPolicyType": "totp",
+        "otpPolicyAlgorithm": "HmacSHA1",
+        "otpPolicyDigits": 6,
+        "otpPolicyPeriod": 30,
+        "otpPolicyLookAheadWindow": 1,
+        "otpPolicyInitialCounter": 0,
+        # dev/test: several tests log the same demo user in with the same code within 30 s.
+        # Production must set this to false (replay protection).
+        "otpPolicyCodeReusable": True,
+        "attributes": {"CreateDefaultClientScopes": "true"},
+    })
+
+    rep["roles"] = {"realm": [
+        {"name": MFA_ROLE, "description": "Technique : second facteur exigé (rôle inclus dans les rôles privilégiés)",
+         "composite": False},
+        *[
+            {"name": name, "description": desc, "composite": name in PRIVILEGED,
+             **({"composites": {"realm": [MFA_ROLE]}} if name in PRIVILEGED else {})}
+            for name, desc in ROLES.items()
+        ],
+    ]}
+
+    rep["clientScopes"] = [{
+        "name": "rpps",
+        "description": "RPPS of the professional (claim rpps)",
+        "protocol": "openid-connect",
+        "attributes": {"include.in.token.scope": "false", "display.on.consent.screen": "false"},
+        "protocolMappers": [attr_mapper("rpps", "rpps", "rpps")],
+    }]
+    rep["defaultDefaultClientScopes"] = ["rpps"]
+
+    cps_flow = "ror cps direct grant"
+    rep["clients"] = [
+        {
+            "clientId": "ror-gateway",
+            "name": "ROR (gateway)",
+            "enabled": True,
+            "protocol": "openid-connect",
+            "publicClient": True,
+            "standardFlowEnabled": True,
+            "implicitFlowEnabled": False,
+            "directAccessGrantsEnabled": True,
+            "serviceAccountsEnabled": False,
+            "frontchannelLogout": True,
+            "redirectUris": [f"{o}/*" for o in GATEWAY_ORIGINS],
+            "webOrigins": list(GATEWAY_ORIGINS),
+            "attributes": {
+                "pkce.code.challenge.method": "S256",
+                "post.logout.redirect.uris": "##".join(f"{o}/*" for o in GATEWAY_ORIGINS),
+            },
+        },
+        {
+            "clientId": "ror-cps",
+            "name": "ROR (carte CPS, X.509)",
+            "description": "Direct grant authenticated by the TLS client certificate of a CPS card (port 8443)",
+            "enabled": True,
+            "protocol": "openid-connect",
+            "publicClient": True,
+            "standardFlowEnabled": False,
+            "implicitFlowEnabled": False,
+            "directAccessGrantsEnabled": True,
+            "serviceAccountsEnabled": False,
+            "authenticationFlowBindingOverrides": {"direct_grant": flow_id(realm, cps_flow)},
+        },
+        {
+            "clientId": "ror-accounts",
+            "name": "ROR accounts service (admin API)",
+            "enabled": True,
+            "protocol": "openid-connect",
+            "publicClient": False,
+            "clientAuthenticatorType": "client-secret",
+            "secret": ACCOUNTS_SECRET,
+            "standardFlowEnabled": False,
+            "implicitFlowEnabled": False,
+            "directAccessGrantsEnabled": False,
+            "serviceAccountsEnabled": True,
+        },
+    ]
+
+    users = [{
+        "username": "service-account-ror-accounts",
+        "enabled": True,
+        "serviceAccountClientId": "ror-accounts",
+        "realmRoles": [f"default-roles-{realm}"],
+        # least privilege, see deploy/keycloak/README.md (no view-realm: roles are mapped through
+        # /users/{id}/role-mappings/realm/available)
+        "clientRoles": {"realm-management": ["manage-users", "view-users", "query-users"]},
+    }]
+    for pro in region["pros"]:
+        users.append({
+            "username": pro["username"], "enabled": True, "emailVerified": True,
+            "email": demo_email(code, pro["username"]), "firstName": pro["first"], "lastName": pro["last"],
+            "attributes": {"rpps": [pro["rpps"]]},
+            "credentials": [password_credential()],
+            "realmRoles": [f"default-roles-{realm}", "professional"],
+        })
+    for staff in STAFF:
+        users.append({
+            "username": staff["username"], "enabled": True, "emailVerified": True,
+            "email": demo_email(code, staff["username"]), "firstName": staff["first"], "lastName": staff["last"],
+            "credentials": [password_credential(), otp_credential()],
+            "realmRoles": [f"default-roles-{realm}", staff["role"]],
+        })
+    rep["users"] = users
+
+    rep["components"] = user_profile([
+        admin_only_attribute("rpps", "RPPS", {"pattern": {"pattern": r"^\d{11}$",
+                                                          "error-message": "Le RPPS comporte 11 chiffres"}},
+                             user_view=True),
+        admin_only_attribute("psc_national_id", "Identifiant national PSC (SubjectNameID)"),
+        admin_only_attribute("psc_acr", "Niveau d'authentification PSC (acr)"),
+    ])
+
+    # ---- authentication flows ----
+    x509_common = {
+        "x509-cert-auth.mapping-source-selection": "Match SubjectDN using regular expression",
+        "x509-cert-auth.regular-expression": X509_REGEX,
+        "x509-cert-auth.canonical-dn-enabled": "false",
+        "x509-cert-auth.serialnumber-hex-enabled": "false",
+        "x509-cert-auth.mapper-selection": "Custom Attribute Mapper",
+        "x509-cert-auth.mapper-selection.user-attribute-name": "rpps",
+        "x509-cert-auth.revalidate-certificate-enabled": "true",
+        "x509-cert-auth.timestamp-validation-enabled": "true",
+        "x509-cert-auth.crl-checking-enabled": "false",
+        "x509-cert-auth.crldp-checking-enabled": "false",
+        "x509-cert-auth.ocsp-checking-enabled": "false",
+        "x509-cert-auth.ocsp-fail-open": "false",
+        "x509-cert-auth.keyusage": "digitalSignature",
+        "x509-cert-auth.extendedkeyusage": "1.3.6.1.5.5.7.3.2",
+    }
+    rep["authenticatorConfig"] = [
+        {"alias": "ror x509 browser", "config": {**x509_common, "x509-cert-auth.confirmation-page-disallowed": "false"}},
+        {"alias": "ror x509 direct grant", "config": dict(x509_common)},
+        {"alias": "ror not mfa_required", "config": {"condUserRole": MFA_ROLE, "negate": "true"}},
+        {"alias": "ror mfa_required", "config": {"condUserRole": MFA_ROLE, "negate": "false"}},
+        {"alias": "ror not mfa_required (direct grant)", "config": {"condUserRole": MFA_ROLE, "negate": "true"}},
+        {"alias": "ror mfa_required (direct grant)", "config": {"condUserRole": MFA_ROLE, "negate": "false"}},
+        {"alias": "ror link by rpps", "config": {"ror.user.attribute": "rpps",
+                                                 "ror.national.id.attribute": "psc_national_id"}},
+        {"alias": "ror review profile", "config": {"update.profile.on.first.login": "missing"}},
+        {"alias": "ror create unique user", "config": {"require.password.update.after.registration": "false"}},
+    ]
+    rep["authenticationFlows"] = [
+        flow(realm, "ror browser", "Cookie, IdP redirector (kc_idp_hint=psc), CPS card (X.509), "
+             "password + conditional OTP", [
+                 execution("auth-cookie", "ALTERNATIVE", 10),
+                 execution("identity-provider-redirector", "ALTERNATIVE", 20),
+                 execution("auth-x509-client-username-form", "ALTERNATIVE", 30, "ror x509 browser"),
+                 subflow("ror browser forms", "ALTERNATIVE", 40),
+             ]),
+        flow(realm, "ror browser forms", "Username/password, then OTP when configured or privileged", [
+            execution("auth-username-password-form", "REQUIRED", 10),
+            subflow("ror browser otp configured", "CONDITIONAL", 20),
+            subflow("ror browser otp privileged", "CONDITIONAL", 30),
+        ], top_level=False),
+        flow(realm, "ror browser otp configured", "OTP for a non-privileged user who configured one", [
+            execution("conditional-user-role", "REQUIRED", 10, "ror not mfa_required"),
+            execution("conditional-user-configured", "REQUIRED", 20),
+            execution("auth-otp-form", "REQUIRED", 30),
+        ], top_level=False),
+        flow(realm, "ror browser otp privileged", "OTP always for privileged roles (CONFIGURE_TOTP if none)", [
+            execution("conditional-user-role", "REQUIRED", 10, "ror mfa_required"),
+            execution("auth-otp-form", "REQUIRED", 20),
+        ], top_level=False),
+        flow(realm, "ror direct grant", "Username, password, then OTP (form parameter otp or totp) "
+             "when configured or privileged", [
+                 execution("direct-grant-validate-username", "REQUIRED", 10),
+                 execution("direct-grant-validate-password", "REQUIRED", 20),
+                 subflow("ror direct grant otp configured", "CONDITIONAL", 30),
+                 subflow("ror direct grant otp privileged", "CONDITIONAL", 40),
+             ]),
+        flow(realm, "ror direct grant otp configured", "OTP for a non-privileged user who configured one", [
+            execution("conditional-user-role", "REQUIRED", 10, "ror not mfa_required (direct grant)"),
+            execution("conditional-user-configured", "REQUIRED", 20),
+            execution("direct-grant-validate-otp", "REQUIRED", 30),
+        ], top_level=False),
+        flow(realm, "ror direct grant otp privileged", "OTP always for privileged roles (400 if none configured)", [
+            execution("conditional-user-role", "REQUIRED", 10, "ror mfa_required (direct grant)"),
+            execution("ror-direct-grant-otp-required", "REQUIRED", 20),
+        ], top_level=False),
+        flow(realm, cps_flow, "CPS card: user found from the TLS client certificate (bound to client ror-cps)", [
+            execution("direct-grant-auth-x509-username", "REQUIRED", 10, "ror x509 direct grant"),
+        ]),
+        flow(realm, "ror first broker login", "Pro Santé Connect: link to the user with the same RPPS, "
+             "else create one", [
+                 subflow("ror first broker login link or create", "REQUIRED", 10),
+             ]),
+        flow(realm, "ror first broker login link or create", "Link by RPPS, else create the user", [
+            execution("ror-idp-link-by-rpps", "ALTERNATIVE", 10, "ror link by rpps"),
+            subflow("ror first broker login create", "ALTERNATIVE", 20),
+        ], top_level=False),
+        flow(realm, "ror first broker login create", "Review missing profile data, create the user if unique", [
+            execution("idp-review-profile", "REQUIRED", 10, "ror review profile"),
+            execution("idp-create-user-if-unique", "REQUIRED", 20, "ror create unique user"),
+        ], top_level=False),
+    ]
+    rep["browserFlow"] = "ror browser"
+    rep["directGrantFlow"] = "ror direct grant"
+    rep["firstBrokerLoginFlow"] = "ror first broker login"
+
+    # ---- Pro Santé Connect (e-CPS), played by the psc realm ----
+    psc = f"{KC}/realms/psc"
+    rep["identityProviders"] = [{
+        "alias": "psc",
+        "displayName": "Pro Santé Connect (e-CPS)",
+        "providerId": "oidc",
+        "enabled": True,
+        "trustEmail": True,
+        "storeToken": False,
+        "addReadTokenRoleOnCreate": False,
+        "authenticateByDefault": False,
+        "linkOnly": False,
+        "hideOnLogin": False,
+        "firstBrokerLoginFlowAlias": "ror first broker login",
+        "config": {
+            "issuer": psc,
+            # acr_values=eidas1 is always sent: it is part of the authorization URL.
+            "authorizationUrl": f"{psc}/protocol/openid-connect/auth?acr_values=eidas1",
+            "tokenUrl": f"{psc}/protocol/openid-connect/token",
+            "userInfoUrl": f"{psc}/protocol/openid-connect/userinfo",
+            "jwksUrl": f"{psc}/protocol/openid-connect/certs",
+            "logoutUrl": f"{psc}/protocol/openid-connect/logout",
+            "clientId": realm,
+            "clientSecret": PSC_SECRET,
+            "clientAuthMethod": "client_secret_post",
+            "defaultScope": "openid scope_all",
+            "validateSignature": "true",
+            "useJwksUrl": "true",
+            "pkceEnabled": "true",
+            "pkceMethod": "S256",
+            "syncMode": "IMPORT",
+            "backchannelSupported": "false",
+            "disableUserInfo": "false",
+            "loginHint": "false",
+            "uiLocales": "false",
+            "guiOrder": "10",
+        },
+    }]
+    rep["identityProviderMappers"] = [
+        {"name": "national id (SubjectNameID)", "identityProviderAlias": "psc",
+         "identityProviderMapper": "oidc-user-attribute-idp-mapper",
+         "config": {"syncMode": "FORCE", "claim": "SubjectNameID", "user.attribute": "psc_national_id"}},
+        {"name": "acr", "identityProviderAlias": "psc",
+         "identityProviderMapper": "oidc-user-attribute-idp-mapper",
+         "config": {"syncMode": "FORCE", "claim": "acr", "user.attribute": "psc_acr"}},
+        {"name": "username = national id", "identityProviderAlias": "psc",
+         "identityProviderMapper": "oidc-username-idp-mapper",
+         "config": {"syncMode": "IMPORT", "template": "${CLAIM.SubjectNameID}", "target": "LOCAL"}},
+        {"name": "role professional", "identityProviderAlias": "psc",
+         "identityProviderMapper": "oidc-hardcoded-role-idp-mapper",
+         "config": {"syncMode": "IMPORT", "role": "professional"}},
+    ]
+    return rep
+
+
+# ---- psc realm (stands in for Pro Santé Connect) ---------------------------------------------
+
+
+def psc_realm() -> dict:
+    realm = "psc"
+    rep = common_realm(realm, "Pro Santé Connect (simulation)")
+    rep.update({
+        "resetPasswordAllowed": False,
+        "attributes": {"CreateDefaultClientScopes": "true", "acr.loa.map": json.dumps({"eidas1": 1})},
+    })
+    rep["clientScopes"] = [{
+        "name": "scope_all",
+        "description": "Pro Santé Connect claims: SubjectNameID, SubjectRefPro, given_name, family_name",
+        "protocol": "openid-connect",
+        "attributes": {"include.in.token.scope": "true", "display.on.consent.screen": "false"},
+        "protocolMappers": [
+            attr_mapper("SubjectNameID", "national_id", "SubjectNameID"),
+            attr_mapper("SubjectRefPro", "SubjectRefPro", "SubjectRefPro", json_type="JSON"),
+            attr_mapper("given_name", "firstName", "given_name"),
+            attr_mapper("family_name", "lastName", "family_name"),
+        ],
+    }]
+    rep["defaultOptionalClientScopes"] = ["scope_all"]
+    rep["clients"] = []
+    for region in REGIONS.values():
+        broker = region["realm"]
+        rep["clients"].append({
+            "clientId": broker,
+            "name": f"{region['display']} (broker)",
+            "enabled": True,
+            "protocol": "openid-connect",
+            "publicClient": False,
+            "clientAuthenticatorType": "client-secret",
+            "secret": PSC_SECRET,
+            "standardFlowEnabled": True,
+            "implicitFlowEnabled": False,
+            "directAccessGrantsEnabled": False,
+            "serviceAccountsEnabled": False,
+            "redirectUris": [f"{base}/realms/{broker}/broker/psc/endpoint"
+                             for base in (KC, "http://localhost:8080", "https://127.0.0.1:8443",
+                                          "https://localhost:8443")],
+            "webOrigins": [],
+            "attributes": {"pkce.code.challenge.method": "S256"},
+            "defaultClientScopes": ["basic", "acr", "profile", "email", "web-origins", "roles"],
+            "optionalClientScopes": ["scope_all"],
+        })
+    users = []
+    for code, region in REGIONS.items():
+        for pro in region["pros"]:
+            nid = "8" + pro["rpps"]
+            users.append({
+                "username": nid, "enabled": True, "emailVerified": True,
+                "email": demo_email(code, pro["username"]), "firstName": pro["first"], "lastName": pro["last"],
+                "attributes": {"national_id": [nid], "rpps": [pro["rpps"]],
+                               "SubjectRefPro": [subject_ref_pro(pro)]},
+                "credentials": [password_credential()],
+            })
+    rep["users"] = users
+    rep["components"] = user_profile([
+        admin_only_attribute("national_id", "Identifiant national (8 + RPPS)"),
+        admin_only_attribute("rpps", "RPPS"),
+        admin_only_attribute("SubjectRefPro", "SubjectRefPro (JSON)"),
+    ])
+    rep["authenticatorConfig"] = [
+        {"alias": "psc eidas1", "config": {"loa-condition-level": "1", "loa-max-age": "36000"}},
+    ]
+    rep["authenticationFlows"] = [
+        flow(realm, "psc browser", "Cookie or level 1 (eidas1): national id + password", [
+            execution("auth-cookie", "ALTERNATIVE", 10),
+            subflow("psc browser forms", "ALTERNATIVE", 20),
+        ]),
+        flow(realm, "psc browser forms", "Levels of authentication", [
+            subflow("psc browser eidas1", "CONDITIONAL", 10),
+        ], top_level=False),
+        flow(realm, "psc browser eidas1", "Level 1 = acr eidas1", [
+            execution("conditional-level-of-authentication", "REQUIRED", 10, "psc eidas1"),
+            execution("auth-username-password-form", "REQUIRED", 20),
+        ], top_level=False),
+    ]
+    rep["browserFlow"] = "psc browser"
+    return rep
+
+
+# ---- output -----------------------------------------------------------------------------------
+
+
+def demo_accounts() -> str:
+    lines = [
+        "# Demo accounts (generated by deploy/keycloak/gen_realms.py; password: $ROR_DEMO_PASSWORD, default RorDemo2026)",
+        "# Privileged accounts (directeur, regional_validator, support_agent, region_admin) also need a TOTP code:",
+        "#   .venv/bin/python -c 'import pyotp; print(pyotp.TOTP(\"JBSWY3DPEHPK3PXP\").now())'  ($ROR_DEMO_TOTP_SECRET)",
+        "# e-CPS (realm psc, Pro Santé Connect simulation): log in with the national id 8+RPPS and the same password.",
+        f"{'realm':<9} {'username':<15} {'role':<19} {'rpps':<12} e-CPS login (psc)",
+    ]
+    for region in REGIONS.values():
+        for pro in region["pros"]:
+            lines.append(f"{region['realm']:<9} {pro['username']:<15} {'professional':<19} {pro['rpps']:<12} "
+                         f"8{pro['rpps']}")
+        for staff in STAFF:
+            lines.append(f"{region['realm']:<9} {staff['username']:<15} {staff['role']:<19} {'-':<12} -")
+    return "\n".join(lines) + "\n"
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    for region in REGIONS.values():
+        for pro in region["pros"]:
+            assert len(pro["rpps"]) == 11 and luhn_ok(pro["rpps"]), pro
+    write_json(HERE / "ror-idf.json", regional_realm("idf"))
+    write_json(HERE / "ror-pdl.json", regional_realm("pdl"))
+    write_json(HERE / "psc.json", psc_realm())
+    (DEPLOY / "demo-accounts.txt").write_text(demo_accounts(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
