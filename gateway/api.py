@@ -50,6 +50,7 @@ class Endpoint:
     status: int
     tags: tuple[str, ...]
     name: str
+    query_schema: type[Schema] | Schema | None = None
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -66,8 +67,10 @@ class Reply:
 class Context:
     """What a handler gets: the request, its region and the caller's identity."""
 
-    def __init__(self, service, request: Request, region: str | None, identity: Identity | None):
+    def __init__(self, service, request: Request, region: str | None, identity: Identity | None,
+                 query_schema: type[Schema] | Schema | None = None):
         self.service = service
+        self.query_schema = query_schema
         self.request = request
         self.region = region
         self.identity = identity
@@ -102,6 +105,16 @@ class Context:
             return schema.load(data, partial=partial)
         except ValidationError as err:
             raise from_marshmallow(err) from err
+
+    def query(self) -> dict:
+        """The query string loaded by the endpoint's `query` schema (400 naming the parameter)."""
+        schema = self.query_schema() if isinstance(self.query_schema, type) else self.query_schema
+        if schema is None:
+            return self.request.args.to_dict()
+        try:
+            return schema.load(self.request.args.to_dict())
+        except ValidationError as err:
+            raise from_marshmallow(err, "Paramètres invalides") from err
 
     def if_match(self, required: bool = True) -> str | None:
         value = self.request.headers.get("If-Match")
@@ -161,10 +174,11 @@ def check_access(access: str, identity: Identity | None) -> None:
 
 
 def endpoint(method: str, path: str, access: str, summary: str = "", request: type[Schema] | None = None,
-             response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = ()):
+             response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = (),
+             query: type[Schema] | Schema | None = None):
     def decorate(fn):
         ENDPOINTS.append(Endpoint(method, path, access, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                                  request, response, status, tags, fn.__name__))
+                                  request, response, status, tags, fn.__name__, query))
 
         @functools.wraps(fn)
         def handler(self, req: Request, **params):
@@ -179,7 +193,7 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
                         raise NotFound("Région manquante", {"region": "missing"})
                     identity = verify(bearer_token(header), region, self.jwks)
                 check_access(access, identity)
-                return to_response(fn(self, Context(self, req, region, identity), **params), status)
+                return to_response(fn(self, Context(self, req, region, identity, query), **params), status)
             except Exception as exc:  # every failure leaves as the contract's error shape
                 return error_response(exc)
 

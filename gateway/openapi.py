@@ -37,6 +37,8 @@ def build_spec() -> dict:
     paths: dict[str, dict] = {}
     for ep in ENDPOINTS:
         path, params = openapi_path(ep.path)
+        if ep.query_schema is not None:  # expanded into one parameter per field by the plugin
+            params = params + [{"in": "query", "schema": ep.query_schema}]
         op: dict = {
             "summary": ep.summary or ep.name, "operationId": ep.name, "tags": list(ep.tags),
             "parameters": params, "x-access": ep.access,

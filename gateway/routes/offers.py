@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from gateway import api
 from gateway.api import ANONYMOUS, PROFESSIONAL, Context, Reply, endpoint
-from services.common.errors import from_marshmallow
 from services.offers.models import DISCIPLINES
 from services.offers.schemas import (
     CommuneSchema,
@@ -47,13 +46,6 @@ class OfferListQuerySchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-def _query(ctx: Context, schema: Schema) -> dict:
-    try:
-        return schema.load(ctx.request.args.to_dict())
-    except ValidationError as err:
-        raise from_marshmallow(err, "Paramètres invalides") from err
-
-
 def _with_etag(offer: dict, status: int = 200) -> Reply:
     return Reply(offer, status, headers={"ETag": offer["etag"]})
 
@@ -61,32 +53,36 @@ def _with_etag(offer: dict, status: int = 200) -> Reply:
 class OffersRoutes:
     # ------------------------------------------------------------------ reference data
     @endpoint("GET", "/api/<region>/nomenclatures/<name>", ANONYMOUS,
-              response=NomenclatureItemSchema(many=True), tags=TAGS)
+              response=NomenclatureItemSchema(many=True), tags=TAGS,
+              query=NomenclatureQuerySchema)
     def list_nomenclature(self, ctx: Context, name: str):
         """A NOS nomenclature as {code, label, status}; `q` filters labels (accents and case ignored)."""
-        args = _query(ctx, NomenclatureQuerySchema())
+        args = ctx.query()
         return api.call(self.offers, "nomenclature", name, q=args["q"], limit=args["limit"])
 
-    @endpoint("GET", "/api/<region>/communes", ANONYMOUS, response=CommuneSchema(many=True), tags=TAGS)
+    @endpoint("GET", "/api/<region>/communes", ANONYMOUS, response=CommuneSchema(many=True), tags=TAGS,
+              query=CommuneQuerySchema)
     def search_communes(self, ctx: Context):
         """Communes by name prefix or postal code (« mantes », « 78200 »)."""
-        args = _query(ctx, CommuneQuerySchema())
+        args = ctx.query()
         return api.call(self.offers, "communes", args["q"], region=ctx.region, limit=args["limit"],
                         departement=args["departement"])
 
     # ------------------------------------------------------------------ répertoire
-    @endpoint("GET", "/api/<region>/structures", PROFESSIONAL, response=StructureTreeSchema, tags=TAGS)
+    @endpoint("GET", "/api/<region>/structures", PROFESSIONAL, response=StructureTreeSchema, tags=TAGS,
+              query=StructureQuerySchema)
     def structure_tree(self, ctx: Context):
         """The répertoire tree EJ → EG → pôle / service / UF → UO, by département and discipline."""
-        args = _query(ctx, StructureQuerySchema())
+        args = ctx.query()
         return api.call(self.offers, "structures", ctx.region, departement=args["departement"],
                         discipline=args["discipline"], timeout=60)
 
     # ------------------------------------------------------------------ offers
-    @endpoint("GET", "/api/<region>/offers", PROFESSIONAL, response=OfferListSchema, tags=TAGS)
+    @endpoint("GET", "/api/<region>/offers", PROFESSIONAL, response=OfferListSchema, tags=TAGS,
+              query=OfferListQuerySchema)
     def list_offers(self, ctx: Context):
         """Offers: `mine=true` gives the caller's (with drafts); otherwise published ones."""
-        args = _query(ctx, OfferListQuerySchema())
+        args = ctx.query()
         return api.call(self.offers, "list_offers", ctx.region, ctx.actor(), mine=args["mine"],
                         status=args["status"], limit=args["limit"], offset=args["offset"])
 
