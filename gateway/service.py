@@ -16,8 +16,8 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
-from services.common.errors import NotFound
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
+from services.common.errors import NotFound
 from services.common.migrations import SERVICES
 
 HEALTH_TIMEOUT = 3.0

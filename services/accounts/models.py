@@ -1,9 +1,23 @@
-"""Tables of the accounts service (schema `accounts`)."""
+"""Tables of the accounts service (schema `accounts`). Every row carries its region (tenant)."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
 
-from services.common.outbox import OutboxMixin, ProcessedEventMixin
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.outbox import OutboxMixin, ProcessedEventMixin, utcnow
 
 
 class Base(DeclarativeBase):
@@ -16,3 +30,120 @@ class Outbox(OutboxMixin, Base):
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
+
+
+class ActivationCode(Base):
+    """A one-time code mailed to a professional (URPS letter). Only its scrypt hash is kept."""
+
+    __tablename__ = "activation_codes"
+    __table_args__ = (
+        # One live code per professional: issuing a new letter revokes the previous code.
+        Index("uq_activation_codes_live", "region", "rpps", unique=True,
+              postgresql_where=text("used_at IS NULL AND revoked_at IS NULL")),
+        Index("ix_activation_codes_region_rpps", "region", "rpps"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    rpps: Mapped[str] = mapped_column(String(11))
+    code_hash: Mapped[str] = mapped_column(String(200))
+    # National data at issue time: the account is created with the names the letter was sent to.
+    civility: Mapped[str | None] = mapped_column(String(20))
+    last_name: Mapped[str] = mapped_column(String(200))
+    first_name: Mapped[str] = mapped_column(String(200))
+    profession_code: Mapped[str | None] = mapped_column(String(20))
+    issued_by: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ActivationAttempt(Base):
+    """Every activation attempt, to limit wrong codes per RPPS (counted here, so all workers agree)."""
+
+    __tablename__ = "activation_attempts"
+    __table_args__ = (Index("ix_activation_attempts_lookup", "region", "rpps", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    rpps: Mapped[str] = mapped_column(String(11))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Activation(Base):
+    """An account created from a code: the Keycloak user it made and the e-mail verification state."""
+
+    __tablename__ = "activations"
+    __table_args__ = (
+        UniqueConstraint("region", "rpps", name="uq_activations_region_rpps"),
+        UniqueConstraint("region", "subject", name="uq_activations_region_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    rpps: Mapped[str] = mapped_column(String(11))
+    subject: Mapped[str] = mapped_column(String(64))  # Keycloak user id
+    username: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    code_id: Mapped[int] = mapped_column(Integer)
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmailVerification(Base):
+    """Single-use token of a "Je valide mon adresse mail" link (SHA-256 of it only)."""
+
+    __tablename__ = "email_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RorAccount(Base):
+    """The person's ROR account, created at first connection and owning the offers of its RPPS."""
+
+    __tablename__ = "ror_accounts"
+    __table_args__ = (
+        UniqueConstraint("region", "rpps", name="uq_ror_accounts_region_rpps"),
+        UniqueConstraint("region", "subject", name="uq_ror_accounts_region_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    rpps: Mapped[str] = mapped_column(String(11))
+    subject: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(200))
+    offer_ids: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Habilitation(Base):
+    """A role on one structure, granted by a region admin (e.g. directeur of a CPTS)."""
+
+    __tablename__ = "habilitations"
+    __table_args__ = (
+        UniqueConstraint("region", "subject", "role", "structure_id", name="uq_habilitations"),
+        Index("ix_habilitations_region_subject", "region", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    structure_id: Mapped[int] = mapped_column(Integer)
+    # True when granting gave the user the realm role: only then does revoking the last one remove it
+    # (a role from the realm import, e.g. a demo directeur's, is not ours to take away).
+    manages_realm_role: Mapped[bool] = mapped_column(Boolean, default=False)
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

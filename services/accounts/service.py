@@ -1,10 +1,72 @@
-"""Accounts: activation codes, activation, e-mail verification, ROR accounts, habilitations."""
+"""Accounts: activation codes, activation, e-mail verification, ROR accounts, habilitations.
 
-from nameko.rpc import rpc
+Thin nameko entrypoints: validate the RPC input, check the actor, then hand over to
+services.accounts.operations with the session, the region's Keycloak directory and the offers RPCs.
+"""
 
+from __future__ import annotations
+
+import logging
+
+import eventlet
+from marshmallow import Schema, ValidationError
+from nameko.dependency_providers import Config
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy, rpc
+
+from services.accounts import operations
+from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
+from services.accounts.schemas import (
+    ActivateSchema,
+    GrantSchema,
+    IssueCodesSchema,
+    PasswordResetSchema,
+    VerifyEmailSchema,
+)
+from services.common.actor import Actor
+from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.errors import Forbidden, Unavailable, from_marshmallow
 from services.common.health import service_health
+from services.common.regions import get_region
+
+log = logging.getLogger(__name__)
+
+
+class Directories(DependencyProvider):
+    """region -> Keycloak directory of its realm (admin client cached per process)."""
+
+    def get_dependency(self, worker_ctx):
+        config = self.container.config
+        return lambda region: directory_for(region, config)
+
+
+class Background(DependencyProvider):
+    """Runs a function in a thread the container manages (it outlives the worker that started it)."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container.spawn_managed_thread
+
+
+def _load(schema: Schema, data) -> dict:
+    try:
+        return schema.load(data or {})
+    except ValidationError as err:
+        raise from_marshmallow(err) from err
+
+
+def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> Actor:
+    """The caller the gateway vouches for; roles re-checked here so that no other caller can skip them."""
+    actor = Actor.from_dict(data)
+    if actor.region != region:
+        raise Forbidden("Ce compte n'appartient pas à cette région", {"region": actor.region})
+    if admin and not actor.is_admin:
+        raise Forbidden("Réservé aux administrateurs de la région", {"role": "requires region_admin"})
+    if team and not actor.is_team:
+        raise Forbidden("Réservé à l'équipe régionale", {"role": "requires a regional team role"})
+    return actor
 
 
 class AccountsService:
@@ -12,15 +74,119 @@ class AccountsService:
 
     db = Database()
     outbox = OutboxRelay(Outbox)
+    directory = Directories()
+    offers = RpcProxy("offers")
+    config = Config()
+    background = Background()
 
+    # ------------------------------------------------------------------ plumbing
+    def _offers(self, method: str, *args, **kwargs):
+        """Offers RPC with a deadline (the in-service proxy has none): a dead service gives 503."""
+        timeout = float(setting("ROR_RPC_TIMEOUT", self.config))
+        try:
+            with eventlet.Timeout(timeout, Unavailable("Le service offers ne répond pas")):
+                return getattr(self.offers, method)(*args, **kwargs)
+        except UnknownService as exc:
+            raise Unavailable("Le service offers n'est pas démarré", {"offers": str(exc)}) from exc
+
+    def _structure_exists(self, region: str, structure_id: int) -> bool:
+        try:
+            return bool(self._offers("structure_exists", region, structure_id))
+        except RemoteError as exc:
+            if exc.exc_type != "MethodNotFound":
+                raise
+            # Offers does not offer the check (yet): accept, the id is then only checked by its users.
+            log.warning("offers.structure_exists is missing: structure %s not checked", structure_id)
+            return True
+
+    # ------------------------------------------------------------------ gateway support
     @rpc
     def health(self):
         return service_health(self.name, self.db)
 
     @rpc
     def profile(self, region: str, identity: dict) -> dict:
-        return {"ror_account": None, "habilitations": []}
+        """Extra fields of GET /me: the ROR account and the habilitations."""
+        get_region(region)
+        return operations.profile(self.db, region, identity["subject"])
 
     @rpc
     def habilitations(self, region: str, subject: str) -> list[dict]:
-        return []
+        """[{role, structure_id}] of a user, for services.common.actor.Actor."""
+        get_region(region)
+        return operations.habilitation_pairs(self.db, region, subject)
+
+    # ------------------------------------------------------------------ activation codes
+    @rpc
+    def issue_codes(self, region: str, data: dict, actor: dict) -> list[dict]:
+        """Codes for one RPPS or one profession (clear codes returned once)."""
+        actor_ = _actor(region, actor, admin=True)
+        filters = _load(IssueCodesSchema(), data)
+        professionals = self._offers("national_professionals", region, rpps=filters["rpps"],
+                                     profession_code=filters["profession_code"])
+        days = filters["days"] or int(setting("ROR_ACTIVATION_CODE_DAYS", self.config))
+        result = operations.issue_codes(self.db, region, professionals, actor_.username,
+                                        self.directory(region), days=days)
+        self.db.commit()
+        return result.issued
+
+    # ------------------------------------------------------------------ activation
+    @rpc
+    def activate(self, region: str, data: dict) -> dict:
+        get_region(region)
+        return operations.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
+                                   setting("ROR_PUBLIC_URL", self.config))
+
+    @rpc
+    def verify_email(self, region: str, data: dict) -> dict:
+        get_region(region)
+        token = _load(VerifyEmailSchema(), data)["token"]
+        return operations.verify_email(self.db, region, token, self.directory(region))
+
+    # ------------------------------------------------------------------ password renewal
+    @rpc
+    def request_password_reset(self, region: str, data: dict) -> None:
+        """Answers at once whether or not the account exists (no enumeration, not even by timing);
+        the look-up and Keycloak's e-mail happen in the background."""
+        get_region(region)
+        value = _load(PasswordResetSchema(), data)["username_or_email"]
+        directory = self.directory(region)
+
+        def send():
+            try:
+                sent = operations.request_password_reset(region, value, directory)
+                log.info("password reset in %s for %r: %s", region, value, "sent" if sent else "no account")
+            except Exception:  # a managed thread must not raise: it would kill the container
+                log.exception("password reset in %s for %r failed", region, value)
+
+        self.background(send)
+
+    @rpc
+    def support_password_reset(self, region: str, username: str, actor: dict) -> dict:
+        actor_ = _actor(region, actor, team=True)
+        return operations.support_password_reset(region, username, actor_, self.directory(region))
+
+    # ------------------------------------------------------------------ ROR account
+    @rpc
+    def create_ror_account(self, region: str, actor: dict) -> dict:
+        actor_ = _actor(region, actor)
+        return operations.create_ror_account(
+            self.db, actor_, lambda *args: self._offers("attach_owner", *args))
+
+    # ------------------------------------------------------------------ habilitations
+    @rpc
+    def list_habilitations(self, region: str, username: str | None, actor: dict) -> list[dict]:
+        _actor(region, actor, team=True)
+        return operations.list_habilitations(self.db, region, username)
+
+    @rpc
+    def grant_habilitation(self, region: str, data: dict, actor: dict) -> dict:
+        actor_ = _actor(region, actor, admin=True)
+        return operations.grant_habilitation(self.db, region, _load(GrantSchema(), data), actor_,
+                                             self.directory(region), self._structure_exists)
+
+    @rpc
+    def revoke_habilitation(self, region: str, habilitation_id: int, actor: dict) -> dict:
+        actor_ = _actor(region, actor, admin=True)
+        return operations.revoke_habilitation(self.db, region, int(habilitation_id), actor_,
+                                              self.directory(region))

@@ -55,8 +55,12 @@ _GROUPS = (
 )
 
 for _module, _attr in _GROUPS:
+    # A group being written (module or attribute not there yet) must not break the others.
     try:
-        main.add_command(getattr(importlib.import_module(_module), _attr))
-    except (ImportError, AttributeError) as exc:  # a group being written must not break the others
-        if not isinstance(exc, ModuleNotFoundError) or exc.name != _module:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
             raise
+        continue
+    if hasattr(_mod, _attr):
+        main.add_command(getattr(_mod, _attr))

@@ -1,0 +1,181 @@
+"""Activation rules (plain Python, no nameko, no database): RPPS numbers, one-time activation codes,
+the password policy, the attempt limit and e-mail verification tokens.
+
+The URPS letter gives a professional an RPPS number and a code; both are typed by hand, so codes use an
+alphabet without look-alike characters and are compared after normalisation (case, spaces, dashes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+# --------------------------------------------------------------------------- RPPS
+
+RPPS_LENGTH = 11
+
+
+def luhn_valid(number: str) -> bool:
+    """Luhn (mod 10) check over a string of digits, the check digit being the last one."""
+    if not number.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(number)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The digit that makes `payload` + digit Luhn-valid (used to build test and demo numbers)."""
+    return next(str(d) for d in range(10) if luhn_valid(payload + str(d)))
+
+
+def rpps_error(value: object) -> str | None:
+    """Why `value` is not an RPPS number (French, for the user), or None when it is one."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return "Le numéro RPPS doit être composé uniquement de chiffres."
+    if len(value) != RPPS_LENGTH:
+        return f"Le numéro RPPS doit comporter {RPPS_LENGTH} chiffres."
+    if not luhn_valid(value):
+        return "Le numéro RPPS n'est pas valide (chiffre de contrôle erroné)."
+    return None
+
+
+# --------------------------------------------------------------------------- password policy
+
+PASSWORD_MIN_LENGTH = 8
+
+
+def password_errors(password: object) -> list[str]:
+    """Every rule `password` breaks (same policy as the realm): ≥ 8 characters, an upper case letter,
+    a lower case letter and a digit. Empty list when it is acceptable."""
+    if not isinstance(password, str):
+        return ["Le mot de passe doit être une chaîne de caractères."]
+    errors = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        errors.append(f"Le mot de passe doit comporter au moins {PASSWORD_MIN_LENGTH} caractères.")
+    if not any(c.isupper() for c in password):
+        errors.append("Le mot de passe doit contenir au moins une lettre majuscule.")
+    if not any(c.islower() for c in password):
+        errors.append("Le mot de passe doit contenir au moins une lettre minuscule.")
+    if not any(c.isdigit() for c in password):
+        errors.append("Le mot de passe doit contenir au moins un chiffre.")
+    return errors
+
+
+# --------------------------------------------------------------------------- activation codes
+
+# No 0/O, 1/I/L: the code is read on paper and typed by hand. 31 symbols ** 10 ≈ 2^49.5.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+CODE_GROUP = 5
+DEFAULT_CODE_DAYS = 90
+
+# scrypt rather than a bare hash: a 50-bit code is short, so a leaked table must stay costly to attack.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SEPARATORS = re.compile(r"[\s\-_.]+")
+
+
+def generate_code() -> str:
+    """A new code, grouped for reading: e.g. 'K7QX2-M9PRT'."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i:i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
+
+
+def normalize_code(text: object) -> str | None:
+    """The code as stored (upper case, no separators), or None when it cannot be one of ours."""
+    if not isinstance(text, str):
+        return None
+    code = _SEPARATORS.sub("", text).upper()
+    if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
+        return None
+    return code
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_code(code: str, salt: bytes | None = None) -> str:
+    """Self-describing hash of a code: 'scrypt$n$r$p$salt$digest' (a fresh salt per code)."""
+    normalized = normalize_code(code)
+    if normalized is None:
+        raise ValueError("not an activation code")
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(normalized.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_code(code: object, stored: str) -> bool:
+    normalized = normalize_code(code)
+    if normalized is None:
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(normalized.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
+                               dklen=len(_unb64(digest)))
+    return hmac.compare_digest(candidate, _unb64(digest))
+
+
+def code_expiry(issued_at: datetime, days: int = DEFAULT_CODE_DAYS) -> datetime:
+    if days < 1:
+        raise ValueError("a code must be valid at least one day")
+    return issued_at + timedelta(days=days)
+
+
+def code_usable(now: datetime, expires_at: datetime, used_at: datetime | None,
+                revoked_at: datetime | None) -> bool:
+    """A code works once, before it expires, unless a newer letter replaced it."""
+    return used_at is None and revoked_at is None and now < expires_at
+
+
+# --------------------------------------------------------------------------- attempt limit
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(hours=1)
+
+
+def retry_after(failures: Iterable[datetime], now: datetime, limit: int = MAX_FAILURES,
+                window: timedelta = FAILURE_WINDOW) -> timedelta | None:
+    """None when another attempt is allowed; otherwise how long until it is.
+
+    `limit` wrong codes within a sliding `window` block the RPPS until enough of them age out.
+    """
+    recent = sorted(f for f in failures if timedelta(0) <= now - f < window)
+    if len(recent) < limit:
+        return None
+    # Allowed again when only limit-1 failures remain inside the window.
+    return recent[len(recent) - limit] + window - now
+
+
+# --------------------------------------------------------------------------- e-mail verification
+
+EMAIL_TOKEN_DAYS = 7
+
+
+def new_email_token() -> tuple[str, str]:
+    """(token for the link, its hash for the database). 256 random bits: a plain SHA-256 suffices."""
+    token = secrets.token_urlsafe(32)
+    return token, email_token_hash(token)
+
+
+def email_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

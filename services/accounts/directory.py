@@ -1,0 +1,191 @@
+"""The region's Keycloak realm seen through its admin API (plain module, no nameko).
+
+Uses the service account of the confidential client `ror-accounts` of each regional realm (never the
+master admin): it may manage users and realm roles of its own realm only. Keycloak failures become the
+domain's errors, so that the gateway answers 4xx for what the caller did wrong and 503 when Keycloak
+itself is down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+
+from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+from keycloak.exceptions import (
+    KeycloakAuthenticationError,
+    KeycloakConnectionError,
+    KeycloakError,
+)
+
+from services.common.config import setting
+from services.common.errors import Conflict, InvalidInput, NotFound, Unavailable
+from services.common.regions import get_region
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = "ror-accounts"
+VERIFY_EMAIL = "VERIFY_EMAIL"
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    return Unavailable("Le service d'authentification ne répond pas, réessayez plus tard",
+                       {"keycloak": f"{type(exc).__name__}: {exc}"[:300]})
+
+
+class Directory:
+    """Users and realm roles of one regional realm."""
+
+    def __init__(self, server_url: str, realm: str, client_secret: str, timeout: int = 10):
+        self.realm = realm
+        self.admin = KeycloakAdmin(connection=KeycloakOpenIDConnection(
+            server_url=server_url, realm_name=realm, client_id=CLIENT_ID,
+            client_secret_key=client_secret, verify=True, timeout=timeout,
+        ))
+
+    def _call(self, method: str, *args, not_found: type[Exception] | None = None, **kwargs):
+        """Run an admin call; a 404 becomes `not_found` (or re-raises), transport trouble becomes 503."""
+        try:
+            return getattr(self.admin, method)(*args, **kwargs)
+        except (KeycloakConnectionError, KeycloakAuthenticationError) as exc:
+            # Authentication errors here are ours (client secret, service account), not the caller's.
+            log.error("keycloak %s %s failed: %s", self.realm, method, exc)
+            raise _unavailable(exc) from exc
+        except KeycloakError as exc:
+            if exc.response_code == 404 and not_found is not None:
+                raise not_found() from exc
+            if exc.response_code is None or exc.response_code >= 500 or exc.response_code in (401, 403):
+                log.error("keycloak %s %s failed: %s", self.realm, method, exc)
+                raise _unavailable(exc) from exc
+            raise
+
+    # ------------------------------------------------------------------ look-ups
+    def find_by_username(self, username: str) -> dict | None:
+        users = self._call("get_users", {"username": username, "exact": True, "max": 2})
+        matches = [u for u in users if u.get("username", "").lower() == username.lower()]
+        return matches[0] if matches else None
+
+    def find_by_email(self, email: str) -> dict | None:
+        users = self._call("get_users", {"email": email, "exact": True, "max": 2})
+        matches = [u for u in users if (u.get("email") or "").lower() == email.lower()]
+        return matches[0] if len(matches) == 1 else None
+
+    def find_by_rpps(self, rpps: str) -> list[dict]:
+        """Users carrying this RPPS (attribute `rpps`), whatever their username (demo, PSC-created)."""
+        users = self._call("get_users", {"q": f"rpps:{rpps}", "max": 10})
+        return [u for u in users if rpps in (u.get("attributes") or {}).get("rpps", [])]
+
+    def rpps_has_account(self, rpps: str) -> bool:
+        return self.find_by_username(rpps) is not None or bool(self.find_by_rpps(rpps))
+
+    # ------------------------------------------------------------------ users
+    def create_professional(self, rpps: str, email: str, first_name: str, last_name: str,
+                            password: str) -> str:
+        """Create the user (username = RPPS) with its password, role `professional` and the e-mail to
+        verify; returns the Keycloak user id. Nothing is left behind when a step fails."""
+        payload = {
+            "username": rpps, "email": email, "firstName": first_name, "lastName": last_name,
+            "enabled": True, "emailVerified": False, "requiredActions": [VERIFY_EMAIL],
+            "attributes": {"rpps": [rpps]},
+            "credentials": [{"type": "password", "value": password, "temporary": False}],
+        }
+        try:
+            user_id = self._call("create_user", payload)
+        except KeycloakError as exc:
+            raise _creation_error(exc) from exc
+        try:
+            self.add_realm_role(user_id, "professional")
+        except BaseException:
+            self.delete_user(user_id, quiet=True)
+            raise
+        return user_id
+
+    def delete_user(self, user_id: str, quiet: bool = False) -> None:
+        try:
+            self._call("delete_user", user_id, not_found=_Gone)
+        except _Gone:
+            pass
+        except Exception:
+            if not quiet:
+                raise
+            log.exception("could not delete Keycloak user %s in %s (compensation)", user_id, self.realm)
+
+    def mark_email_verified(self, user_id: str) -> None:
+        """E-mail verified and the VERIFY_EMAIL required action gone: the user may log in."""
+        user = self._call("get_user", user_id, not_found=_user_gone)
+        # Full representation back: a partial PUT may reset what it omits under the user profile.
+        user["emailVerified"] = True
+        user["requiredActions"] = [a for a in user.get("requiredActions", []) if a != VERIFY_EMAIL]
+        user.pop("access", None)
+        user.pop("userProfileMetadata", None)
+        self._call("update_user", user_id, user)
+
+    def send_password_reset(self, user_id: str) -> None:
+        """Keycloak's own e-mail with a link to choose a new password (realm SMTP settings)."""
+        self._call("send_update_account", user_id, ["UPDATE_PASSWORD"], not_found=_user_gone)
+
+    # ------------------------------------------------------------------ realm roles
+    def has_realm_role(self, user_id: str, role: str) -> bool:
+        roles = self._call("get_realm_roles_of_user", user_id, not_found=_user_gone)
+        return any(r.get("name") == role for r in roles)
+
+    # Role representations come from the user's own mappings: the service account may manage users
+    # (manage-users) but not read the realm's roles (that would need view-realm).
+    def add_realm_role(self, user_id: str, role: str) -> None:
+        available = self._call("get_available_realm_roles_of_user", user_id, not_found=_user_gone)
+        representation = next((r for r in available if r.get("name") == role), None)
+        if representation is None:
+            if self.has_realm_role(user_id, role):
+                return  # already granted
+            raise Unavailable("Rôle inconnu du service d'authentification", {"role": f"{role} not in {self.realm}"})
+        self._call("assign_realm_roles", user_id, [representation], not_found=_user_gone)
+
+    def remove_realm_role(self, user_id: str, role: str) -> None:
+        try:
+            assigned = self._call("get_realm_roles_of_user", user_id, not_found=_Gone)
+            representation = next((r for r in assigned if r.get("name") == role), None)
+            if representation is not None:
+                self._call("delete_realm_roles_of_user", user_id, [representation], not_found=_Gone)
+        except _Gone:
+            pass  # user deleted meanwhile: nothing left to remove
+
+
+class _Gone(Exception):
+    pass
+
+
+def _user_gone() -> NotFound:
+    return NotFound("Utilisateur inconnu dans cette région", {"username": "no such user"})
+
+
+def _creation_error(exc: KeycloakError) -> Exception:
+    body = (exc.response_body or b"").decode("utf-8", "replace")
+    try:
+        answer = json.loads(body)
+        body = answer.get("error_description") or answer.get("errorMessage") or answer.get("error") or body
+    except (ValueError, AttributeError):
+        pass
+    lowered = (body + str(exc.error_message)).lower()
+    if exc.response_code == 409:
+        if "email" in lowered:
+            return Conflict("Cette adresse e-mail est déjà utilisée par un autre compte",
+                            {"email": "already used"})
+        return Conflict("Un compte existe déjà pour ce numéro RPPS", {"rpps": "already activated"})
+    if exc.response_code == 400 and "password" in lowered:
+        return InvalidInput("Le mot de passe ne respecte pas la politique de sécurité",
+                            {"password": [body[:300]]})
+    if exc.response_code == 400:
+        return InvalidInput("Données refusées par le service d'authentification", {"keycloak": body[:300]})
+    return _unavailable(exc)
+
+
+@cache
+def _directory(server_url: str, realm: str, secret: str) -> Directory:
+    return Directory(server_url, realm, secret)
+
+
+def directory_for(region: str, config: dict | None = None) -> Directory:
+    """The (cached) directory of `region`'s realm, with settings from nameko config or the environment."""
+    return _directory(setting("ROR_KEYCLOAK_URL", config), get_region(region).realm,
+                      setting("ROR_ACCOUNTS_CLIENT_SECRET", config))

@@ -1,0 +1,113 @@
+"""Test helpers of the accounts side: fresh RPPS numbers and an in-memory Keycloak directory."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from services.accounts.activation import luhn_check_digit
+from services.common.errors import Conflict, NotFound
+
+
+def fresh_rpps() -> str:
+    """A random Luhn-valid RPPS in a range no demo data uses (prefix 19), so reruns never collide."""
+    payload = "19" + "".join(secrets.choice("0123456789") for _ in range(8))
+    return payload + luhn_check_digit(payload)
+
+
+SITES = {  # a practice address per region: commune INSEE code, postal code, city, departement
+    "idf": ("78646", "78000", "VERSAILLES", "78"),
+    "pdl": ("44109", "44000", "NANTES", "44"),
+}
+
+
+def rpps_extract(region: str, numbers: list[str]) -> str:
+    """An RPPS open-data extract (official header) with one liberal kiné activity per number."""
+    from services.offers.importers.rpps import format_header, format_line
+
+    commune, postcode, city, dep = SITES[region]
+    lines = [format_header()]
+    for n in numbers:
+        lines.append(format_line({
+            "Type d'identifiant PP": "8", "Identifiant PP": n, "Identification nationale PP": "8" + n,
+            "Code civilité d'exercice": "MME", "Libellé civilité d'exercice": "Madame",
+            "Nom d'exercice": f"TEST{n[-4:]}", "Prénom d'exercice": "Claire", "Code profession": "70",
+            "Libellé profession": "Masseur-Kinésithérapeute", "Code mode exercice": "L",
+            "Libellé mode exercice": "Libéral", "Numéro Voie (coord. structure)": n[-3:],
+            "Libellé type de voie (coord. structure)": "Rue", "Libellé Voie (coord. structure)": "des Tests",
+            "Code postal (coord. structure)": postcode, "Code commune (coord. structure)": commune,
+            "Libellé commune (coord. structure)": city, "Code Département (structure)": dep,
+        }))
+    return "\n".join(lines) + "\n"
+
+
+def import_national(db_url: str, region: str, numbers: list[str], workdir: Path) -> None:
+    """Put professionals into the national data the way production does: `ror import rpps`."""
+    path = workdir / f"PS_LibreAcces_Personne_activite_{region}.txt"
+    path.write_text(rpps_extract(region, numbers), encoding="utf-8")
+    done = subprocess.run([str(Path(sys.executable).parent / "ror"), "import", "rpps", str(path), "--region",
+                           region, "--url", db_url, "--quiet"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+class FakeDirectory:
+    """Keycloak directory in memory; `fail_create` makes the next user creation fail like Keycloak down."""
+
+    def __init__(self):
+        self.users: dict[str, dict] = {}
+        self.roles: dict[str, set[str]] = {}
+        self.deleted: list[str] = []
+        self.resets: list[str] = []
+        self.fail_create: Exception | None = None
+
+    def add_user(self, username: str, rpps: str | None = None, roles=(), email: str | None = None) -> str:
+        user_id = str(uuid.uuid4())
+        self.users[user_id] = {"id": user_id, "username": username, "email": email, "enabled": True,
+                               "emailVerified": True, "requiredActions": [],
+                               "attributes": {"rpps": [rpps]} if rpps else {}}
+        self.roles[user_id] = set(roles)
+        return user_id
+
+    def find_by_username(self, username):
+        return next((u for u in self.users.values() if u["username"] == username), None)
+
+    def find_by_email(self, email):
+        return next((u for u in self.users.values() if u.get("email") == email), None)
+
+    def rpps_has_account(self, rpps):
+        return any(u["username"] == rpps or rpps in u["attributes"].get("rpps", []) for u in self.users.values())
+
+    def create_professional(self, rpps, email, first_name, last_name, password):
+        if self.fail_create is not None:
+            exc, self.fail_create = self.fail_create, None
+            raise exc
+        if self.find_by_username(rpps):
+            raise Conflict("exists", {"rpps": "already activated"})
+        user_id = self.add_user(rpps, rpps, roles={"professional"}, email=email)
+        self.users[user_id].update(emailVerified=False, requiredActions=["VERIFY_EMAIL"],
+                                   firstName=first_name, lastName=last_name)
+        return user_id
+
+    def delete_user(self, user_id, quiet=False):
+        self.deleted.append(user_id)
+        self.users.pop(user_id, None)
+
+    def mark_email_verified(self, user_id):
+        if user_id not in self.users:
+            raise NotFound("gone")
+        self.users[user_id].update(emailVerified=True, requiredActions=[])
+
+    def send_password_reset(self, user_id):
+        self.resets.append(user_id)
+
+    def has_realm_role(self, user_id, role):
+        return role in self.roles[user_id]
+
+    def add_realm_role(self, user_id, role):
+        self.roles[user_id].add(role)
+
+    def remove_realm_role(self, user_id, role):
+        self.roles[user_id].discard(role)
