@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import email
-import hashlib
-import hmac
-import struct
 import time
 from email import policy
 from pathlib import Path
@@ -37,18 +33,11 @@ def password_token(region: str, username: str, password: str | None = None, totp
     return resp.json()
 
 
-def demo_totp(at: float | None = None) -> str:
-    """Current TOTP (RFC 6238: SHA-1, 6 digits, 30 s) of the demo secret, as the realm seeds it (base32).
+def demo_totp(secret: str | None = None) -> str:
+    """Current TOTP code of the demo secret (base32, SHA-1, 6 digits, 30 s), as the realms seed it."""
+    import pyotp
 
-    Computed here rather than with pyotp: pyotp >= 2.10 refuses secrets shorter than 112 bits, and the
-    documented default ROR_DEMO_TOTP_SECRET (JBSWY3DPEHPK3PXP) has 80.
-    """
-    secret = setting("ROR_DEMO_TOTP_SECRET").replace(" ", "").upper()
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    counter = int(time.time() if at is None else at) // 30
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+    return pyotp.TOTP(secret or setting("ROR_DEMO_TOTP_SECRET")).now()
 
 
 def wait_for_mail(recipient: str, timeout: float = 20.0) -> list[email.message.EmailMessage]:

@@ -6,15 +6,22 @@ maps each `code` to an HTTP status and the contract's error shape:
 
 from __future__ import annotations
 
+import json
+
 
 class RorError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str = "", fields: dict | None = None):
-        super().__init__(message, fields or {})
+    def __init__(self, message: str = "", fields: dict | str | None = None):
+        # nameko rebuilds the error from its args after stringifying every scalar in them;
+        # the fields travel as one JSON string so that numbers and booleans stay what they are.
+        if isinstance(fields, str):
+            fields = json.loads(fields)
+        fields = fields or {}
+        super().__init__(message, json.dumps(fields, ensure_ascii=False, default=str))
         self.message = message
-        self.fields = fields or {}
+        self.fields = fields
 
     def __str__(self) -> str:
         return self.message

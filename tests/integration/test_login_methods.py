@@ -14,25 +14,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import secrets
-import struct
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 import jwt
-import pyotp
 import pytest
 import requests
 from bs4 import BeautifulSoup
 
 from services.accounts import pki
 from services.common.config import ROOT, setting
-from tests.helpers import wait_for_mail
+from tests.helpers import demo_totp, wait_for_mail
 
 pytestmark = pytest.mark.integration
 
@@ -60,18 +57,7 @@ def demo_rpps(realm: str, username: str = "kine.demo") -> str:
 
 
 def totp_now(secret: str = TOTP_SECRET) -> str:
-    """Current TOTP code (SHA1, 6 digits, 30 s), computed with pyotp.
-
-    pyotp >= 2.10 refuses secrets shorter than 112 bits, and the dev default JBSWY3DPEHPK3PXP is
-    80 bits (Keycloak accepts it): then the same RFC 6238 computation is done here.
-    """
-    try:
-        return pyotp.TOTP(secret).now()
-    except ValueError:
-        key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
-        digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
-        offset = digest[-1] & 0x0F
-        return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+    return demo_totp(secret)
 
 
 def token_endpoint(realm: str, base: str = KEYCLOAK_URL) -> str:

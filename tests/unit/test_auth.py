@@ -103,3 +103,16 @@ def test_unknown_region_is_404(keys, cache):
 def test_bearer_header_is_required(header):
     with pytest.raises(Unauthorized):
         bearer_token(header)
+
+
+def test_domain_errors_keep_their_field_types_across_rpc_serialisation():
+    """nameko stringifies exception args; the fields must come back as they were sent."""
+    from nameko.exceptions import deserialize, serialize
+
+    import services.common.dependencies  # noqa: F401  (registers the domain errors)
+    from services.common.errors import TooManyRequests
+
+    err = deserialize(serialize(TooManyRequests("Trop de tentatives", {"retry_after": 3600, "rpps": ["x"]})))
+    assert isinstance(err, TooManyRequests)
+    assert err.fields == {"retry_after": 3600, "rpps": ["x"]}
+    assert err.to_dict()["error"]["message"] == "Trop de tentatives"
