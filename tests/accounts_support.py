@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-from services.accounts.activation import luhn_check_digit
 from services.common.errors import Conflict, NotFound
-
-
-def fresh_rpps() -> str:
-    """A random Luhn-valid RPPS in a range no demo data uses (prefix 19), so reruns never collide."""
-    payload = "19" + "".join(secrets.choice("0123456789") for _ in range(8))
-    return payload + luhn_check_digit(payload)
-
+from tests.helpers import fresh_rpps  # noqa: E402,F401  (prefix 19: the accounts family)
 
 SITES = {  # a practice address per region: commune INSEE code, postal code, city, departement
     "idf": ("78646", "78000", "VERSAILLES", "78"),

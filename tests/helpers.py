@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import secrets
 import time
 from email import policy
 from pathlib import Path
@@ -11,6 +12,7 @@ import requests
 from sqlalchemy import text
 
 from services.common.config import setting
+from services.common.identifiers import luhn_check_digit
 
 KEYCLOAK_URL = setting("ROR_KEYCLOAK_URL")
 MAIL_DIR = Path(setting("ROR_VAR_DIR")) / "mail"
@@ -60,3 +62,10 @@ def sql(db_url: str, statement: str, **params):
 
     with get_engine(db_url).begin() as conn:
         return conn.execute(text(statement), params)
+
+
+def fresh_rpps(prefix: str = "19") -> str:
+    """A random Luhn-valid RPPS; each test family keeps its own prefix, none used by the demo data,
+    so reruns and parallel families never collide."""
+    payload = prefix + "".join(secrets.choice("0123456789") for _ in range(10 - len(prefix)))
+    return payload + luhn_check_digit(payload)

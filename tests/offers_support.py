@@ -7,7 +7,6 @@ creates for them, which other tests rely on."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 import jwt
@@ -16,13 +15,13 @@ from sqlalchemy import select
 from services.common.db import session_scope
 from services.offers.models import Offer, Professional, Structure
 from services.offers.steps import STEPS, validate_step
+from tests import helpers
 
 UNIT_LABELS = {"ROR-UO-KINE": "Consultation kinésithérapie", "ROR-UO-SF": "Consultation sage femme"}
 
 
 def fresh_rpps() -> str:
-    """11 digits in a range (prefix 18) that neither the demo data nor the accounts tests use."""
-    return "18" + "".join(secrets.choice("0123456789") for _ in range(9))
+    return helpers.fresh_rpps("18")
 
 
 def subject_of(token: str) -> str:

@@ -8,7 +8,7 @@ deploy/keycloak/start.sh (it re-imports the realms when the files changed):
 
 Secrets and demo credentials are `${ENV:default}` placeholders, resolved by Keycloak at import
 from the environment that start.sh passes (ROR_DEMO_PASSWORD, ROR_DEMO_TOTP_SECRET,
-ROR_ACCOUNTS_CLIENT_SECRET, ROR_PSC_CLIENT_SECRET). Standard library only.
+ROR_ACCOUNTS_CLIENT_SECRET, ROR_PSC_CLIENT_SECRET).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+
+from services.common.identifiers import luhn_valid
 
 HERE = Path(__file__).resolve().parent
 DEPLOY = HERE.parent
@@ -77,18 +79,6 @@ X509_REGEX = r"(?:^|,\s*)CN=8(\d{11})(?:\s*,|$)"
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
 
 
 def flow_id(realm: str, alias: str) -> str:
@@ -607,7 +597,7 @@ def write_json(path: Path, data: dict) -> None:
 def main() -> None:
     for region in REGIONS.values():
         for pro in region["pros"]:
-            assert len(pro["rpps"]) == 11 and luhn_ok(pro["rpps"]), pro
+            assert len(pro["rpps"]) == 11 and luhn_valid(pro["rpps"]), pro
     write_json(HERE / "ror-idf.json", regional_realm("idf"))
     write_json(HERE / "ror-pdl.json", regional_realm("pdl"))
     write_json(HERE / "psc.json", psc_realm())

@@ -16,40 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 # --------------------------------------------------------------------------- RPPS
-
-RPPS_LENGTH = 11
-
-
-def luhn_valid(number: str) -> bool:
-    """Luhn (mod 10) check over a string of digits, the check digit being the last one."""
-    if not number.isdigit():
-        return False
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
-def luhn_check_digit(payload: str) -> str:
-    """The digit that makes `payload` + digit Luhn-valid (used to build test and demo numbers)."""
-    return next(str(d) for d in range(10) if luhn_valid(payload + str(d)))
-
-
-def rpps_error(value: object) -> str | None:
-    """Why `value` is not an RPPS number (French, for the user), or None when it is one."""
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
-        return "Le numéro RPPS doit être composé uniquement de chiffres."
-    if len(value) != RPPS_LENGTH:
-        return f"Le numéro RPPS doit comporter {RPPS_LENGTH} chiffres."
-    if not luhn_valid(value):
-        return "Le numéro RPPS n'est pas valide (chiffre de contrôle erroné)."
-    return None
-
+# The rules live in services.common.identifiers (imports and the test PKI use them too).
+from services.common.identifiers import RPPS_LENGTH, luhn_check_digit, luhn_valid, rpps_error  # noqa: E402,F401
 
 # --------------------------------------------------------------------------- password policy
 

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from services.common.identifiers import national_id
+
 CA_NAME = "TEST AC IGC-SANTE"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
@@ -49,29 +51,6 @@ class CertFiles:
 
 
 # ---- RPPS helpers -------------------------------------------------------------------------------
-
-
-def luhn_check_digit(digits: str) -> str:
-    """Check digit making ``digits + check`` valid under the Luhn algorithm."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:  # doubled positions, counted from the right of the future full number
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def rpps_is_valid(rpps: str) -> bool:
-    """11 digits whose last one is the Luhn check digit of the first ten."""
-    return bool(RPPS_RE.match(rpps or "")) and luhn_check_digit(rpps[:10]) == rpps[10]
-
-
-def national_id(rpps: str) -> str:
-    """National identifier of a professional identified by RPPS (``8`` + RPPS)."""
-    return "8" + rpps
 
 
 # ---- low-level helpers --------------------------------------------------------------------------

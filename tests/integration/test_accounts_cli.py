@@ -86,7 +86,7 @@ def test_issue_codes_by_profession(env, db_url):
 def test_issue_codes_says_what_is_wrong(env, monkeypatch):
     runner = CliRunner()
     bad = runner.invoke(accounts, ["issue-codes", "--region", "idf", "--rpps", "10101234565"])
-    assert bad.exit_code == 2 and "chiffre de contrôle" in bad.output
+    assert bad.exit_code == 2 and "clé de contrôle" in bad.output
     unknown = runner.invoke(accounts, ["issue-codes", "--region", "idf", "--rpps", fresh_rpps()])
     assert unknown.exit_code == 1 and "Aucun professionnel" in unknown.output
 

@@ -29,6 +29,7 @@ from bs4 import BeautifulSoup
 
 from services.accounts import pki
 from services.common.config import ROOT, setting
+from services.common.identifiers import is_valid_rpps, luhn_check_digit
 from tests.helpers import demo_totp, wait_for_mail
 
 pytestmark = pytest.mark.integration
@@ -282,7 +283,7 @@ def test_password_login_gives_professional_role_and_rpps(realm):
     assert claims["preferred_username"] == "kine.demo"
     assert "professional" in claims["realm_access"]["roles"]
     assert claims["rpps"] == demo_rpps(realm)
-    assert pki.rpps_is_valid(claims["rpps"])
+    assert is_valid_rpps(claims["rpps"])
 
 
 def test_demo_professionals_have_distinct_rpps_per_region():
@@ -421,7 +422,7 @@ def test_cps_card_in_the_browser_after_a_confirmation_page(cps_dir):
 
 def test_cps_card_of_unknown_rpps_is_refused(cps_dir):
     base = f"18{secrets.randbelow(10**8):08d}"
-    cert = pki.issue_cps_cert(PKI_DIR, base + pki.luhn_check_digit(base), cps_dir)
+    cert = pki.issue_cps_cert(PKI_DIR, base + luhn_check_digit(base), cps_dir)
     assert assert_cps_refused(cert) == "http 400"
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-RPPS_RE = re.compile(r"^[0-9]{11}$")
+from services.common import identifiers
+from services.common.identifiers import luhn_check_digit
+from services.common.identifiers import luhn_valid as luhn_ok  # noqa: F401  (FINESS keys too)
+
 # ADELI: departement (2, "2A"/"2B" in Corsica) + profession (2) + order number (5).
 ADELI_RE = re.compile(r"^[0-9][0-9AB][0-9]{7}$")
 # FINESS: departement (2, "2A"/"2B", "9A".."9F" overseas) + 7 digits (last one a check digit).
@@ -22,33 +25,15 @@ ID_TYPE_ADELI = "0"
 FINESS_OVERSEAS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975", "9F": "976"}
 
 
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # d -> digit sum of 2 * d
-
-
-def luhn_ok(digits: str) -> bool:
-    """Luhn checksum of a string of digits (the RPPS and FINESS numbers end with a Luhn key)."""
-    if not digits.isdigit():
-        return False
-    # every second digit from the right is doubled; map/int keep the loop in C (hot path)
-    total = sum(map(int, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, map(int, digits[-2::-2])))
-    return total % 10 == 0
-
-
 def luhn_complete(prefix: str) -> str:
     """`prefix` followed by the Luhn check digit that makes it valid (to generate test numbers)."""
-    for check in "0123456789":
-        if luhn_ok(prefix + check):
-            return prefix + check
-    raise AssertionError("unreachable: one digit always completes a Luhn number")
+    return prefix + luhn_check_digit(prefix)
 
 
 def rpps_error(rpps: str) -> str | None:
     """Why `rpps` is not a valid RPPS number, or None when it is."""
-    if not RPPS_RE.match(rpps):
-        return f"RPPS invalide « {rpps} » : 11 chiffres attendus"
-    if not luhn_ok(rpps):
-        return f"RPPS invalide « {rpps} » : clé de contrôle (Luhn) incorrecte"
-    return None
+    error = identifiers.rpps_error(rpps)
+    return f"RPPS invalide « {rpps} » : {error}" if error else None
 
 
 def is_valid_rpps(rpps: str) -> bool:
