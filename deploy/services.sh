@@ -18,7 +18,7 @@ SERVICES=(
     notifications=services.notifications.service
     gateway=gateway.service:GatewayService
 )
-OURS="nameko run --config $(regex_quote "$DEPLOY/nameko.yaml")"    # this checkout's services
+OURS="nameko run --config $(regex_quote "$DEPLOY/nameko/")"    # this checkout's services
 GATEWAY_ADDRESS="${ROR_GATEWAY_ADDRESS:-127.0.0.1:8000}"
 GATEWAY_HOST="${GATEWAY_ADDRESS%:*}"
 GATEWAY_PORT="${GATEWAY_ADDRESS##*:}"
@@ -50,7 +50,7 @@ start() {
     trap 'log "start failed: stopping the other services"; stop' EXIT
     for s in "${SERVICES[@]}"; do
         name="${s%%=*}"
-        start_bg "$name" "$LOG_DIR/$name.log" "$VENV/bin/nameko" run --config "$DEPLOY/nameko.yaml" "${s#*=}"
+        start_bg "$name" "$LOG_DIR/$name.log" "$VENV/bin/nameko" run --config "$DEPLOY/nameko/$name.yaml" "${s#*=}"
     done
     log "started ${#SERVICES[@]} services; waiting for the gateway on $GATEWAY_ADDRESS"
     wait_for_port "$GATEWAY_HOST" "$GATEWAY_PORT" 60 gateway "$LOG_DIR/gateway.log" "$(pidfile_of gateway)"
