@@ -9,6 +9,7 @@ from openapi_spec_validator import validate
 
 from gateway.service import GatewayService
 from services.common.events import make_event
+from services.notifications.service import NotificationsService
 from tests.conftest import _ensure_vhost
 from tests.helpers import wait_for_mail
 
@@ -105,3 +106,30 @@ def test_unknown_paths_answer_in_the_error_shape(api, method, path):
     resp = api.request(method, path)
     assert resp.status_code == 404
     assert resp.json()["error"]["code"] == "not_found"
+
+
+def test_an_event_published_while_its_consumer_is_down_is_handled_when_it_comes_back(suite_config):
+    """The notifications service restarts mid-way: its durable queue keeps the fact until it is back.
+    (On a vhost of its own, so the suite's notifications service does not take the event.)"""
+    import time
+
+    _ensure_vhost("ror_test_restart")
+    config = dict(suite_config, AMQP_URI=suite_config["AMQP_URI"].rsplit("/", 1)[0] + "/ror_test_restart")
+    first = ServiceContainer(NotificationsService, config)
+    first.start()  # declares its durable queue, as a deployed service did once
+    first.stop()
+
+    recipient = f"sf-{uuid.uuid4().hex[:8]}@example.org"
+    event = make_event("accounts.activated", "idf", "accounts", username="10000000016", email=recipient,
+                       first_name="Sarah", last_name="Test",
+                       verification_url="http://127.0.0.1:8000/verify?token=def")
+    event_dispatcher(config)("accounts", "accounts.activated", event)
+    time.sleep(1.5)
+    assert wait_for_mail(recipient, timeout=0.5) == []  # nobody to send it yet
+
+    back = ServiceContainer(NotificationsService, config)
+    back.start()
+    try:
+        assert len(wait_for_mail(recipient)) == 1
+    finally:
+        back.stop()

@@ -180,6 +180,19 @@ def test_stale_if_match_is_412_and_missing_is_428(api, kine, offer_id):
     assert api.post(f"/api/idf/offers/{offer_id}/publish", token=kine).status_code == 428
 
 
+def test_concurrent_writes_with_the_same_etag_one_wins_the_others_get_412(api, kine, offer_id, db_url):
+    """Two browser tabs (here eight) save from the same read: the row lock makes exactly one win."""
+    import eventlet
+
+    _, etag = get(api, offer_id, kine)
+    before = stored(db_url, offer_id).version
+    pool = eventlet.GreenPool(8)
+    statuses = sorted(pool.imap(lambda _: put_step(api, offer_id, "national", {}, kine, etag).status_code,
+                                range(8)))
+    assert statuses == [200] + [412] * 7
+    assert stored(db_url, offer_id).version == before + 1
+
+
 # ------------------------------------------------------------------ refused input, nothing stored
 def assert_nothing_stored(db_url, offer_id, version):
     offer = stored(db_url, offer_id)
