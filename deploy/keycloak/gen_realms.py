@@ -77,6 +77,28 @@ STAFF = [
 
 X509_REGEX = r"(?:^|,\s*)CN=8(\d{11})(?:\s*,|$)"
 
+# e-CPS: the acr every Pro Santé Connect ID token must carry (requested with acr_values, then checked
+# by the authenticator ror-idp-require-acr in the first and post broker login flows).
+PSC_ACR = "eidas1"
+# Identity providers of the regional realms, all played by the psc realm:
+#   psc           the real one (login page, kc_idp_hint=psc): sends acr_values=eidas1;
+#   psc-no-eidas  tests only, hidden: same flows and mappers, own psc client whose tokens carry acr "1"
+#                 and no acr_values: shows that an ID token without eidas1 is refused.
+PSC_IDPS = {
+    "psc": {"client": None, "acr_values": PSC_ACR, "display": "Pro Santé Connect (e-CPS)", "hidden": False,
+            "order": "10"},
+    "psc-no-eidas": {"client": "ror-no-eidas", "acr_values": None, "hidden": True, "order": "90",
+                     "display": "Pro Santé Connect sans eidas1 (tests : connexion refusée)"},
+}
+# Realm localization texts (message keys of the custom authenticators). No ASCII apostrophe: the
+# texts are java.text.MessageFormat patterns, where ' quotes.
+MESSAGES = {
+    "fr": {"rorPscAcrRefused": "Connexion Pro Santé Connect refusée : le niveau d’authentification « {0} » "
+                               "(e-CPS) est exigé, l’identité transmise porte le niveau « {1} »."},
+    "en": {"rorPscAcrRefused": "Pro Santé Connect login refused: authentication level “{0}” (e-CPS) is "
+                               "required, the identity provider returned level “{1}”."},
+}
+
 
 # ---- helpers ----------------------------------------------------------------------------------
 
@@ -373,6 +395,8 @@ def regional_realm(code: str) -> dict:
                                                  "ror.national.id.attribute": "psc_national_id"}},
         {"alias": "ror review profile", "config": {"update.profile.on.first.login": "missing"}},
         {"alias": "ror create unique user", "config": {"require.password.update.after.registration": "false"}},
+        {"alias": "ror acr eidas1 (first broker login)", "config": {"ror.acr.required": PSC_ACR}},
+        {"alias": "ror acr eidas1 (post broker login)", "config": {"ror.acr.required": PSC_ACR}},
     ]
     rep["authenticationFlows"] = [
         flow(realm, "ror browser", "Cookie, IdP redirector (kc_idp_hint=psc), CPS card (X.509), "
@@ -415,9 +439,10 @@ def regional_realm(code: str) -> dict:
         flow(realm, cps_flow, "CPS card: user found from the TLS client certificate (bound to client ror-cps)", [
             execution("direct-grant-auth-x509-username", "REQUIRED", 10, "ror x509 direct grant"),
         ]),
-        flow(realm, "ror first broker login", "Pro Santé Connect: link to the user with the same RPPS, "
-             "else create one", [
-                 subflow("ror first broker login link or create", "REQUIRED", 10),
+        flow(realm, "ror first broker login", "Pro Santé Connect: acr eidas1 required, then link to the user "
+             "with the same RPPS, else create one", [
+                 execution("ror-idp-require-acr", "REQUIRED", 10, "ror acr eidas1 (first broker login)"),
+                 subflow("ror first broker login link or create", "REQUIRED", 20),
              ]),
         flow(realm, "ror first broker login link or create", "Link by RPPS, else create the user", [
             execution("ror-idp-link-by-rpps", "ALTERNATIVE", 10, "ror link by rpps"),
@@ -427,6 +452,11 @@ def regional_realm(code: str) -> dict:
             execution("idp-review-profile", "REQUIRED", 10, "ror review profile"),
             execution("idp-create-user-if-unique", "REQUIRED", 20, "ror create unique user"),
         ], top_level=False),
+        # Runs after every login through the identity provider, also after the first broker login
+        # (IdentityBrokerService.afterFirstBrokerLogin -> finishOrRedirectToPostBrokerLogin).
+        flow(realm, "ror post broker login", "Pro Santé Connect: acr eidas1 required at every login", [
+            execution("ror-idp-require-acr", "REQUIRED", 10, "ror acr eidas1 (post broker login)"),
+        ]),
     ]
     rep["browserFlow"] = "ror browser"
     rep["directGrantFlow"] = "ror direct grant"
@@ -434,56 +464,62 @@ def regional_realm(code: str) -> dict:
 
     # ---- Pro Santé Connect (e-CPS), played by the psc realm ----
     psc = f"{KC}/realms/psc"
-    rep["identityProviders"] = [{
-        "alias": "psc",
-        "displayName": "Pro Santé Connect (e-CPS)",
-        "providerId": "oidc",
-        "enabled": True,
-        "trustEmail": True,
-        "storeToken": False,
-        "addReadTokenRoleOnCreate": False,
-        "authenticateByDefault": False,
-        "linkOnly": False,
-        "hideOnLogin": False,
-        "firstBrokerLoginFlowAlias": "ror first broker login",
-        "config": {
-            "issuer": psc,
-            # acr_values=eidas1 is always sent: it is part of the authorization URL.
-            "authorizationUrl": f"{psc}/protocol/openid-connect/auth?acr_values=eidas1",
-            "tokenUrl": f"{psc}/protocol/openid-connect/token",
-            "userInfoUrl": f"{psc}/protocol/openid-connect/userinfo",
-            "jwksUrl": f"{psc}/protocol/openid-connect/certs",
-            "logoutUrl": f"{psc}/protocol/openid-connect/logout",
-            "clientId": realm,
-            "clientSecret": PSC_SECRET,
-            "clientAuthMethod": "client_secret_post",
-            "defaultScope": "openid scope_all",
-            "validateSignature": "true",
-            "useJwksUrl": "true",
-            "pkceEnabled": "true",
-            "pkceMethod": "S256",
-            "syncMode": "IMPORT",
-            "backchannelSupported": "false",
-            "disableUserInfo": "false",
-            "loginHint": "false",
-            "uiLocales": "false",
-            "guiOrder": "10",
-        },
-    }]
-    rep["identityProviderMappers"] = [
-        {"name": "national id (SubjectNameID)", "identityProviderAlias": "psc",
-         "identityProviderMapper": "oidc-user-attribute-idp-mapper",
-         "config": {"syncMode": "FORCE", "claim": "SubjectNameID", "user.attribute": "psc_national_id"}},
-        {"name": "acr", "identityProviderAlias": "psc",
-         "identityProviderMapper": "oidc-user-attribute-idp-mapper",
-         "config": {"syncMode": "FORCE", "claim": "acr", "user.attribute": "psc_acr"}},
-        {"name": "username = national id", "identityProviderAlias": "psc",
-         "identityProviderMapper": "oidc-username-idp-mapper",
-         "config": {"syncMode": "IMPORT", "template": "${CLAIM.SubjectNameID}", "target": "LOCAL"}},
-        {"name": "role professional", "identityProviderAlias": "psc",
-         "identityProviderMapper": "oidc-hardcoded-role-idp-mapper",
-         "config": {"syncMode": "IMPORT", "role": "professional"}},
-    ]
+    rep["identityProviders"] = []
+    rep["identityProviderMappers"] = []
+    for alias, idp in PSC_IDPS.items():
+        # acr_values is always sent when set: it is part of the authorization URL.
+        query = f"?acr_values={idp['acr_values']}" if idp["acr_values"] else ""
+        rep["identityProviders"].append({
+            "alias": alias,
+            "displayName": idp["display"],
+            "providerId": "oidc",
+            "enabled": True,
+            "trustEmail": True,
+            "storeToken": False,
+            "addReadTokenRoleOnCreate": False,
+            "authenticateByDefault": False,
+            "linkOnly": False,
+            "hideOnLogin": idp["hidden"],
+            "firstBrokerLoginFlowAlias": "ror first broker login",
+            "postBrokerLoginFlowAlias": "ror post broker login",
+            "config": {
+                "issuer": psc,
+                "authorizationUrl": f"{psc}/protocol/openid-connect/auth{query}",
+                "tokenUrl": f"{psc}/protocol/openid-connect/token",
+                "userInfoUrl": f"{psc}/protocol/openid-connect/userinfo",
+                "jwksUrl": f"{psc}/protocol/openid-connect/certs",
+                "logoutUrl": f"{psc}/protocol/openid-connect/logout",
+                "clientId": idp["client"] or realm,
+                "clientSecret": PSC_SECRET,
+                "clientAuthMethod": "client_secret_post",
+                "defaultScope": "openid scope_all",
+                "validateSignature": "true",
+                "useJwksUrl": "true",
+                "pkceEnabled": "true",
+                "pkceMethod": "S256",
+                "syncMode": "IMPORT",
+                "backchannelSupported": "false",
+                "disableUserInfo": "false",
+                "loginHint": "false",
+                "uiLocales": "false",
+                "guiOrder": idp["order"],
+            },
+        })
+        rep["identityProviderMappers"] += [
+            {"name": "national id (SubjectNameID)", "identityProviderAlias": alias,
+             "identityProviderMapper": "oidc-user-attribute-idp-mapper",
+             "config": {"syncMode": "FORCE", "claim": "SubjectNameID", "user.attribute": "psc_national_id"}},
+            {"name": "acr", "identityProviderAlias": alias,
+             "identityProviderMapper": "oidc-user-attribute-idp-mapper",
+             "config": {"syncMode": "FORCE", "claim": "acr", "user.attribute": "psc_acr"}},
+            {"name": "username = national id", "identityProviderAlias": alias,
+             "identityProviderMapper": "oidc-username-idp-mapper",
+             "config": {"syncMode": "IMPORT", "template": "${CLAIM.SubjectNameID}", "target": "LOCAL"}},
+            {"name": "role professional", "identityProviderAlias": alias,
+             "identityProviderMapper": "oidc-hardcoded-role-idp-mapper",
+             "config": {"syncMode": "IMPORT", "role": "professional"}},
+        ]
+    rep["localizationTexts"] = MESSAGES
     return rep
 
 
@@ -495,7 +531,7 @@ def psc_realm() -> dict:
     rep = common_realm(realm, "Pro Santé Connect (simulation)")
     rep.update({
         "resetPasswordAllowed": False,
-        "attributes": {"CreateDefaultClientScopes": "true", "acr.loa.map": json.dumps({"eidas1": 1})},
+        "attributes": {"CreateDefaultClientScopes": "true", "acr.loa.map": json.dumps({PSC_ACR: 1})},
     })
     rep["clientScopes"] = [{
         "name": "scope_all",
@@ -533,6 +569,29 @@ def psc_realm() -> dict:
             "defaultClientScopes": ["basic", "acr", "profile", "email", "web-origins", "roles"],
             "optionalClientScopes": ["scope_all"],
         })
+    # Tests only (identity provider psc-no-eidas of the regional realms): a client-level acr.loa.map
+    # overrides the realm's, so that a level-1 login of this client is named "1", not eidas1 (with the
+    # realm map every level-1 login is eidas1, requested or not).
+    rep["clients"].append({
+        "clientId": "ror-no-eidas",
+        "name": "ROR regions, tests only: ID tokens without acr eidas1 (refused by the regions)",
+        "enabled": True,
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": PSC_SECRET,
+        "standardFlowEnabled": True,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "redirectUris": [f"{base}/realms/{region['realm']}/broker/psc-no-eidas/endpoint"
+                         for region in REGIONS.values()
+                         for base in (KC, "http://localhost:8080", "https://127.0.0.1:8443", "https://localhost:8443")],
+        "webOrigins": [],
+        "attributes": {"pkce.code.challenge.method": "S256", "acr.loa.map": json.dumps({"1": 1})},
+        "defaultClientScopes": ["basic", "acr", "profile", "email", "web-origins", "roles"],
+        "optionalClientScopes": ["scope_all"],
+    })
     users = []
     for code, region in REGIONS.items():
         for pro in region["pros"]:

@@ -133,7 +133,7 @@ if [[ ! -f "$TRUSTSTORE" || "$PKI_DIR/ca.pem" -nt "$TRUSTSTORE" ]]; then
         || failed "keytool could not build $TRUSTSTORE"
 fi
 
-# ---- 5. provider: authenticators "link existing user by RPPS", "OTP required (direct grant)" ------
+# ---- 5. provider: authenticators "link existing user by RPPS", "OTP required (direct grant)", "PSC: require acr eidas1"
 PROVIDER_HASH="$(provider_hash)"
 if [[ ! -f "$PROVIDER_JAR" || "$(cat "$KC_BASE/provider.sha256" 2>/dev/null)" != "$PROVIDER_HASH" ]]; then
     command -v javac >/dev/null || failed "javac (JDK 17+) is needed to build $PROVIDER_SRC"

@@ -3,7 +3,7 @@
 (a) password (direct grant on ror-gateway), (b) password + TOTP for privileged roles (and for whoever
 configured an OTP), (c) CPS card: X.509 client certificate over mutual TLS on port 8443 (client
 ror-cps), (d) e-CPS: authorization code + PKCE through the `psc` realm playing Pro Santé Connect,
-linked to the existing user by RPPS. Plus the realm settings other parts rely on (unverified e-mail
+linked to the existing user by RPPS, refused unless the PSC ID token carries acr eidas1. Plus the realm settings other parts rely on (unverified e-mail
 refused, SMTP sink, least-privilege service account of the accounts service).
 
 Keycloak must be running (deploy/keycloak/start.sh): when it is not reachable the tests fail.
@@ -20,7 +20,8 @@ import secrets
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urljoin, urlparse
+from typing import NamedTuple
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlparse
 
 import jwt
 import pytest
@@ -212,19 +213,56 @@ def exchange_code(realm: str, redirect: str, verifier: str) -> dict:
     return resp.json()
 
 
-def ecps_login(realm: str, national_id: str) -> tuple[dict, Browser]:
-    """e-CPS: ror-gateway → kc_idp_hint=psc → psc login form → back to `realm` → code → tokens."""
+class BrokerLogin(NamedTuple):
+    url: str                          # where it stopped: the redirect URI, or the page shown
+    page: requests.Response | None    # None when it reached the redirect URI
+    verifier: str                     # PKCE code verifier, for the code exchange
+    browser: Browser
+    psc_query: dict[str, list[str]]   # query of the authorization request the regional realm sent to psc
+
+
+def psc_broker_login(realm: str, national_id: str, idp: str = "psc") -> BrokerLogin:
+    """ror-gateway → kc_idp_hint=<idp> → psc login form (national id + password) → back to `realm`."""
     browser = Browser()
     verifier, challenge = pkce()
-    url, page = browser.go(authorize_url(realm, challenge, kc_idp_hint="psc"))
+    url, page = browser.go(authorize_url(realm, challenge, kc_idp_hint=idp))
     assert page is not None and urlparse(url).path == "/realms/psc/protocol/openid-connect/auth", browser.trail
-    assert parse_qs(urlparse(url).query).get("acr_values") == ["eidas1"], url
+    psc_query = parse_qs(urlparse(url).query)
     action, fields = browser.form(page, "kc-form-login")
     fields.update(username=national_id, password=PASSWORD)
-    redirect, page = browser.go(action, data=fields)
+    url, page = browser.go(action, data=fields)
+    return BrokerLogin(url, page, verifier, browser, psc_query)
+
+
+def ecps_login(realm: str, national_id: str) -> tuple[dict, Browser]:
+    """e-CPS: ror-gateway → kc_idp_hint=psc → psc login form → back to `realm` → code → tokens."""
+    redirect, page, verifier, browser, psc_query = psc_broker_login(realm, national_id)
+    assert psc_query.get("acr_values") == ["eidas1"], psc_query
     assert page is None, f"stopped on a page ({browser.trail}): " \
                          f"{BeautifulSoup(page.text, 'html.parser').get_text(' ', strip=True)[:400]}"
     return exchange_code(realm, redirect, verifier), browser
+
+
+ACR_REFUSED = ("Connexion Pro Santé Connect refusée : le niveau d’authentification « eidas1 » (e-CPS) est exigé, "
+               "l’identité transmise porte le niveau « 1 ».")
+
+
+def ecps_login_without_eidas1(realm: str, national_id: str) -> tuple[requests.Response, Browser]:
+    """Through the hidden identity provider psc-no-eidas: no acr_values, the psc ID token carries acr "1"."""
+    url, page, _, browser, psc_query = psc_broker_login(realm, national_id, idp="psc-no-eidas")
+    assert "acr_values" not in psc_query and psc_query["client_id"] == ["ror-no-eidas"], psc_query
+    assert page is not None, f"not refused: reached {url} ({browser.trail})"
+    return page, browser
+
+
+def assert_acr_refused(page: requests.Response, browser: Browser, flow: str) -> None:
+    """The error page of ror-idp-require-acr: 403, the French message (realm default locale), no code."""
+    assert page.status_code == 403, (page.status_code, browser.trail)
+    assert browser.trail[-1].startswith("403 GET ") and browser.trail[-1].endswith(f"/login-actions/{flow}"), \
+        browser.trail
+    text = BeautifulSoup(page.text, "html.parser").get_text(" ", strip=True)
+    assert ACR_REFUSED in text, text[:500]
+    assert not any(step.startswith("-> ") for step in browser.trail), browser.trail
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
@@ -483,6 +521,8 @@ def test_ecps_login_links_the_existing_user_by_rpps(admin):
     assert claims["rpps"] == rpps and claims["preferred_username"] == "kine.demo", claims
     assert claims["azp"] == "ror-gateway" and "professional" in claims["realm_access"]["roles"]
     assert any("first-broker-login" in step for step in browser.trail), browser.trail
+    # the acr check of the post broker login flow also runs after a first broker login
+    assert any("/login-actions/post-broker-login" in step for step in browser.trail), browser.trail
     # no second user: the PSC identity is linked to kine.demo
     assert admin.count(realm) == users_before
     assert [u["username"] for u in admin.users_with_rpps(realm, rpps)] == ["kine.demo"]
@@ -497,32 +537,110 @@ def test_ecps_login_links_the_existing_user_by_rpps(admin):
     tokens, browser = ecps_login(realm, national_id)
     assert claims_of(tokens["access_token"], realm)["preferred_username"] == "kine.demo"
     assert not any("first-broker-login" in step for step in browser.trail), browser.trail
+    assert any("/login-actions/post-broker-login" in step for step in browser.trail), browser.trail
 
 
-def test_psc_id_token_carries_acr_eidas1_and_psc_claims():
+def psc_id_token(national_id: str, client_id: str, idp: str, broker_realm: str, **extra) -> dict:
     """Direct look at what the psc realm (Pro Santé Connect stand-in) issues to a broker client."""
-    rpps = demo_rpps("ror-pdl", "sf.demo")
     browser = Browser()
     verifier, challenge = pkce()
-    params = {"client_id": "ror-pdl", "response_type": "code", "scope": "openid scope_all", "acr_values": "eidas1",
-              "redirect_uri": f"{KEYCLOAK_URL}/realms/ror-pdl/broker/psc/endpoint", "state": "s",
-              "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {"client_id": client_id, "response_type": "code", "scope": "openid scope_all",
+              "redirect_uri": f"{KEYCLOAK_URL}/realms/{broker_realm}/broker/{idp}/endpoint", "state": "s",
+              "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256", **extra}
     _, page = browser.go(f"{KEYCLOAK_URL}/realms/psc/protocol/openid-connect/auth?{urlencode(params)}")
     action, fields = browser.form(page, "kc-form-login")
-    redirect, page = browser.go(action, data={**fields, "username": pki.national_id(rpps), "password": PASSWORD},
+    redirect, page = browser.go(action, data={**fields, "username": national_id, "password": PASSWORD},
                                 stop_at=params["redirect_uri"])
     assert page is None, browser.trail
     code = parse_qs(urlparse(redirect).query)["code"][0]
     resp = requests.post(token_endpoint("psc"), timeout=TIMEOUT, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": params["redirect_uri"],
-        "client_id": "ror-pdl", "client_secret": os.environ.get("ROR_PSC_CLIENT_SECRET", "psc-dev-secret"),
-        "code_verifier": verifier})
+        "client_id": client_id, "client_secret": os.environ.get("ROR_PSC_CLIENT_SECRET", "psc-dev-secret"), "code_verifier": verifier})
     assert resp.status_code == 200, resp.text
-    id_token = claims_of(resp.json()["id_token"], "psc")
+    return claims_of(resp.json()["id_token"], "psc")
+
+
+def test_psc_id_token_carries_acr_eidas1_and_psc_claims():
+    rpps = demo_rpps("ror-pdl", "sf.demo")
+    id_token = psc_id_token(pki.national_id(rpps), "ror-pdl", "psc", "ror-pdl", acr_values="eidas1")
     assert id_token["acr"] == "eidas1"
     assert id_token["SubjectNameID"] == pki.national_id(rpps)
     assert id_token["SubjectRefPro"]["exercices"][0]["codeProfession"] == "50"
     assert id_token["given_name"] == "Élodie" and id_token["family_name"] == "Moreau"
+
+
+def test_psc_issues_another_acr_to_the_test_client_without_eidas1():
+    """The psc client of psc-no-eidas has its own acr.loa.map: its ID tokens carry acr "1", not eidas1."""
+    national_id = pki.national_id(demo_rpps("ror-pdl", "sf.demo"))
+    for extra in ({}, {"acr_values": "eidas1"}):  # asking does not help: this client has no eidas1 level
+        id_token = psc_id_token(national_id, "ror-no-eidas", "psc-no-eidas", "ror-pdl", **extra)
+        assert id_token["acr"] == "1", (extra, id_token["acr"])
+        assert id_token["SubjectNameID"] == national_id
+
+
+def test_ecps_login_without_eidas1_is_refused_at_the_first_broker_login(admin):
+    """Refused before linking or creating anybody: neither the existing user nor an unknown professional."""
+    realm = "ror-idf"
+    kine = admin.user(realm, "kine.demo")
+    unknown_rpps = demo_rpps("ror-pdl")  # a PDL professional, no account in ror-idf
+    for user in admin.users_with_rpps(realm, unknown_rpps):  # left over by an interrupted run
+        admin.delete_user(realm, user["id"])
+    admin.call("DELETE", f"{realm}/users/{kine['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
+    users_before = admin.count(realm)
+    try:
+        for rpps in (demo_rpps(realm), unknown_rpps):
+            page, browser = ecps_login_without_eidas1(realm, pki.national_id(rpps))
+            assert_acr_refused(page, browser, "first-broker-login")
+
+        assert admin.count(realm) == users_before
+        assert admin.users_with_rpps(realm, unknown_rpps) == []
+        links = admin.call("GET", f"{realm}/users/{kine['id']}/federated-identity").json()
+        assert "psc-no-eidas" not in [link["identityProvider"] for link in links]
+    finally:  # what a regression would have left (the other e-CPS tests expect kine.demo linked to psc only)
+        admin.call("DELETE", f"{realm}/users/{kine['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
+        for user in admin.users_with_rpps(realm, unknown_rpps):
+            admin.delete_user(realm, user["id"])
+
+
+def test_ecps_login_without_eidas1_is_refused_at_every_later_login(admin):
+    """An identity already linked (post broker login flow): still refused, no code for the application."""
+    realm, rpps = "ror-pdl", demo_rpps("ror-pdl", "sf.demo")
+    national_id = pki.national_id(rpps)
+    user = admin.user(realm, "sf.demo")
+    psc_user = admin.user("psc", national_id)
+    admin.call("DELETE", f"{realm}/users/{user['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
+    admin.call("POST", f"{realm}/users/{user['id']}/federated-identity/psc-no-eidas", json={
+        "identityProvider": "psc-no-eidas", "userId": psc_user["id"], "userName": national_id})
+    try:
+        page, browser = ecps_login_without_eidas1(realm, national_id)
+        assert_acr_refused(page, browser, "post-broker-login")
+        assert not any("first-broker-login" in step for step in browser.trail), browser.trail
+    finally:
+        admin.call("DELETE", f"{realm}/users/{user['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
+        # Keycloak runs the identity provider mappers (FORCE) before the post broker login flow: put back
+        # the attributes the refused login overwrote (psc_acr "1").
+        admin.call("PUT", f"{realm}/users/{user['id']}", json=user)
+
+
+@pytest.mark.parametrize("realm", ["ror-idf", "ror-pdl"])
+def test_every_psc_identity_provider_requires_acr_eidas1(admin, realm):
+    """Both broker flows of every identity provider start with the acr check (eidas1); psc-no-eidas is hidden."""
+    def required_acr(flow: str) -> str:
+        executions = admin.call("GET", f"{realm}/authentication/flows/{quote(flow)}/executions").json()
+        first = executions[0]  # top level, lowest priority
+        assert first["providerId"] == "ror-idp-require-acr" and first["requirement"] == "REQUIRED", executions
+        config = admin.call("GET", f"{realm}/authentication/config/{first['authenticationConfig']}").json()
+        return config["config"]["ror.acr.required"]
+
+    idps = {idp["alias"]: idp for idp in admin.call("GET", f"{realm}/identity-provider/instances").json()}
+    assert set(idps) == {"psc", "psc-no-eidas"}
+    for idp in idps.values():
+        assert required_acr(idp["firstBrokerLoginFlowAlias"]) == "eidas1", idp
+        assert required_acr(idp["postBrokerLoginFlowAlias"]) == "eidas1", idp
+    assert idps["psc"]["config"]["authorizationUrl"].endswith("?acr_values=eidas1")
+    assert not idps["psc"]["hideOnLogin"] and idps["psc-no-eidas"]["hideOnLogin"]
+    _, page = Browser().go(authorize_url(realm, pkce()[1]))
+    assert "/broker/psc/login" in page.text and "psc-no-eidas" not in page.text
 
 
 def test_ecps_login_of_an_unknown_professional_creates_a_user(admin):
