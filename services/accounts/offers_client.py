@@ -16,10 +16,28 @@ class SuiteNotRunning(RuntimeError):
     """The suite (RabbitMQ or the offers service) does not answer; the message says what to do."""
 
 
+PAGE = 1000
+
+
+def every_professional(fetch_page) -> list[dict]:
+    """All pages of `offers.national_professionals`, sorted by name for the mailing.
+    `fetch_page(after_rpps, limit)` asks for one page (over whichever RPC client the caller has)."""
+    people: list[dict] = []
+    after = None
+    while True:
+        page = fetch_page(after, PAGE)
+        people.extend(page)
+        if len(page) < PAGE:
+            break
+        after = page[-1]["rpps"]
+    return sorted(people, key=lambda p: (p["last_name"] or "", p["first_name"] or "", p["rpps"]))
+
+
 def national_professionals(region: str, rpps: str | None = None, profession_code: str | None = None,
                            config: dict | None = None) -> list[dict]:
-    return call_offers("national_professionals", region, rpps=rpps, profession_code=profession_code,
-                       config=config)
+    return every_professional(lambda after, limit: call_offers(
+        "national_professionals", region, rpps=rpps, profession_code=profession_code, after_rpps=after,
+        limit=limit, config=config))
 
 
 def structure_tree(region: str, config: dict | None = None) -> dict:

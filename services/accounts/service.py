@@ -18,6 +18,7 @@ from nameko.rpc import RpcProxy, rpc
 from services.accounts import operations
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
+from services.accounts.offers_client import every_professional
 from services.accounts.schemas import (
     ActivateSchema,
     GrantSchema,
@@ -122,8 +123,9 @@ class AccountsService:
         """Codes for one RPPS or one profession (clear codes returned once)."""
         actor_ = _actor(region, actor, admin=True)
         filters = _load(IssueCodesSchema(), data)
-        professionals = self._offers("national_professionals", region, rpps=filters["rpps"],
-                                     profession_code=filters["profession_code"])
+        professionals = every_professional(lambda after, limit: self._offers(
+            "national_professionals", region, rpps=filters["rpps"], profession_code=filters["profession_code"],
+            after_rpps=after, limit=limit))
         days = filters["days"] or int(setting("ROR_ACTIVATION_CODE_DAYS", self.config))
         result = operations.issue_codes(self.db, region, professionals, actor_.username,
                                         self.directory(region), days=days)

@@ -140,14 +140,20 @@ def structure_exists(session: Session, region: str, structure_id: int) -> bool:
 # ------------------------------------------------------------------ professionals and ownership
 
 def national_professionals(session: Session, region: str, rpps: str | None = None,
-                           profession_code: str | None = None, limit: int = 1000) -> list[dict]:
-    """Professionals of the national data (RPPS import) with the ids of the offers generated for them."""
+                           profession_code: str | None = None, after_rpps: str | None = None,
+                           limit: int = 1000) -> list[dict]:
+    """Professionals of the national data (RPPS import) with the ids of the offers generated for them.
+
+    One page of `limit`, in RPPS order; the next page starts after the last RPPS of this one
+    (a whole region is tens of thousands of professionals)."""
     stmt = select(Professional).where(Professional.region == region)
     if rpps:
         stmt = stmt.where(Professional.rpps == rpps)
     if profession_code:
         stmt = stmt.where(Professional.profession_code == profession_code)
-    people = list(session.scalars(stmt.order_by(Professional.last_name, Professional.rpps).limit(limit)))
+    if after_rpps:
+        stmt = stmt.where(Professional.rpps > after_rpps)
+    people = list(session.scalars(stmt.order_by(Professional.rpps).limit(max(1, min(limit, 5000)))))
     offer_ids: dict[str, list[int]] = {}
     numbers = [p.rpps for p in people]
     for i in range(0, len(numbers), 5000):

@@ -74,11 +74,13 @@ class OffersService:
         return directory.structure_exists(self.db, region, int(structure_id))
 
     @rpc
-    def national_professionals(self, region: str, rpps: str | None = None,
-                               profession_code: str | None = None) -> list[dict]:
-        """For the accounts service: professionals of the RPPS import and their generated offers."""
+    def national_professionals(self, region: str, rpps: str | None = None, profession_code: str | None = None,
+                               after_rpps: str | None = None, limit: int = 1000) -> list[dict]:
+        """For the accounts service: professionals of the RPPS import and their generated offers
+        (one page in RPPS order; pass the last RPPS as `after_rpps` for the next)."""
         get_region(region)
-        return directory.national_professionals(self.db, region, rpps=rpps, profession_code=profession_code)
+        return directory.national_professionals(self.db, region, rpps=rpps, profession_code=profession_code,
+                                                after_rpps=after_rpps, limit=int(limit))
 
     @rpc
     def attach_owner(self, region: str, rpps: str, subject: str, username: str | None = None) -> list[int]:

@@ -136,6 +136,14 @@ def test_national_professionals_and_attach_owner(offers_rpc, db_url):
     assert {"rpps", "civility", "last_name", "first_name", "profession_code", "profession_label",
             "email"} <= set(people[0])
     assert offers_rpc.national_professionals("pdl", rpps=rpps) == []
+    assert offers_rpc.national_professionals("idf", rpps=rpps, after_rpps=rpps) == []  # paged by RPPS
+
+    for _ in range(2):
+        make_offer(db_url, rpps=fresh_rpps())
+    everyone = [p["rpps"] for p in offers_rpc.national_professionals("idf", limit=5000)]
+    page = [p["rpps"] for p in offers_rpc.national_professionals("idf", limit=2)]
+    following = [p["rpps"] for p in offers_rpc.national_professionals("idf", after_rpps=page[-1], limit=2)]
+    assert page + following == everyone[:4]
 
     subject = str(uuid.uuid4())
     assert offers_rpc.attach_owner("idf", rpps, subject, rpps) == [first, second]

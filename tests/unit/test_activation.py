@@ -180,3 +180,20 @@ def test_code_batches_need_a_target_and_grants_a_known_role():
     with pytest.raises(ValidationError) as err:
         GrantSchema().load({"username": "x", "role": "region_admin", "structure_id": 1})
     assert set(err.value.messages) == {"role"}
+
+
+def test_every_professional_follows_the_pages_and_sorts_by_name():
+    from services.accounts import offers_client
+
+    people = [{"rpps": f"{i:011d}", "last_name": f"NOM{(7 * i) % 2500:04d}", "first_name": "A"}
+              for i in range(2500)]
+    calls = []
+
+    def fetch(after, limit):
+        calls.append(after)
+        rest = [p for p in people if after is None or p["rpps"] > after]
+        return rest[:limit]
+
+    got = offers_client.every_professional(fetch)
+    assert len(got) == 2500 and len(calls) == 3
+    assert [p["last_name"] for p in got] == sorted(p["last_name"] for p in people)
