@@ -30,24 +30,12 @@ def _ensure_vhost(vhost: str) -> None:
     ).raise_for_status()
 
 
-def _ensure_database(url: str) -> None:
-    """Create the test database when missing (the role has CREATEDB)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).first():
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def db_url():
+    from services.common.db import ensure_database
     from services.common.migrations import upgrade_all
 
-    _ensure_database(TEST_DB_URL)
+    ensure_database(TEST_DB_URL)
     upgrade_all(TEST_DB_URL)
     return TEST_DB_URL
 

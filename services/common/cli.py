@@ -55,12 +55,4 @@ _GROUPS = (
 )
 
 for _module, _attr in _GROUPS:
-    # A group being written (module or attribute not there yet) must not break the others.
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
-        continue
-    if hasattr(_mod, _attr):
-        main.add_command(getattr(_mod, _attr))
+    main.add_command(getattr(importlib.import_module(_module), _attr))

@@ -45,3 +45,19 @@ def ping(url: str) -> bool:
     with get_engine(url).connect() as conn:
         conn.execute(text("SELECT 1"))
     return True
+
+
+def ensure_database(url: str) -> None:
+    """Create the database of `url` when missing (tests, benchmarks; the role needs CREATEDB)."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                  {"d": target.database}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()

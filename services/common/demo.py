@@ -23,12 +23,7 @@ def demo() -> None:
 def load(regions: tuple[str, ...]) -> None:
     """Load (or refresh: it is idempotent) the demo data of every service."""
     for module_name in LOADERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+        module = importlib.import_module(module_name)
         for region in regions or tuple(REGIONS):
             summary = module.load(region)
             click.echo(f"{module_name.split('.')[1]} [{region}]: {summary}")

@@ -154,16 +154,11 @@ def corrupt(rng: random.Random, line: str, values: dict) -> str:
 
 def reset_database(url: str, keep_data: bool) -> None:
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
+    from services.common.db import ensure_database
     from services.common.migrations import upgrade_all
 
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).first():
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
+    ensure_database(url)
     upgrade_all(url)
     if not keep_data:
         engine = create_engine(url)

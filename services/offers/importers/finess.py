@@ -33,6 +33,7 @@ from services.offers.importers.report import (
     ImportReport,
     Progress,
     RejectedLine,
+    closing_import,
     iter_decoded_lines,
     open_report_file,
 )
@@ -340,7 +341,7 @@ def import_finess(path: str | Path, region: str, url: str | None = None, *, batc
     store = Store(region, url)
     run = FinessRun(store, report, batch_size)
     done = 0
-    try:
+    with closing_import(report, meter, store):
         for line_no, text, nbytes in iter_decoded_lines(path, report):
             done += nbytes
             if not text.strip():
@@ -369,10 +370,4 @@ def import_finess(path: str | Path, region: str, url: str | None = None, *, batc
                     report.kept += 1
         run.close()
         meter.update(done, report.read)
-    finally:
-        store.close()
-        report.finish()
-        meter.close(report.read)
-        if report.report_file is not None:
-            report.report_file.close()
     return report

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
@@ -250,3 +251,16 @@ def _decode_fallback(raw: bytes, encodings: tuple[str, ...]) -> str:
         except UnicodeDecodeError:
             continue
     return raw.decode(encodings[-1] if encodings else "latin-1", errors="replace")
+
+
+@contextmanager
+def closing_import(report: ImportReport, meter: Progress, store) -> Iterator[None]:
+    """Whatever happens to the import: release the database, close the report and the progress line."""
+    try:
+        yield
+    finally:
+        store.close()
+        report.finish()
+        meter.close(report.read)
+        if report.report_file is not None:
+            report.report_file.close()

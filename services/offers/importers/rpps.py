@@ -44,6 +44,7 @@ from services.offers.importers.report import (
     ImportReport,
     Progress,
     RejectedLine,
+    closing_import,
     iter_decoded_lines,
     open_report_file,
 )
@@ -466,14 +467,8 @@ def import_rpps(path: str | Path, region: str, url: str | None = None, *, batch_
                           report_file=open_report_file(report_path))
     meter = Progress(f"rpps {region}", path.stat().st_size, stream=stream or sys.stderr, enabled=progress)
     store = Store(region, url)
-    try:
+    with closing_import(report, meter, store):
         _run(path, region, professions, store, report, meter, batch_size)
-    finally:
-        store.close()
-        report.finish()
-        meter.close(report.read)
-        if report.report_file is not None:
-            report.report_file.close()
     return report
 
 
