@@ -78,12 +78,15 @@ class Context:
 
     def actor(self) -> dict | None:
         """The caller as services see it (services.common.actor.Actor as a dict), with the
-        habilitations the accounts service holds; None for an anonymous call."""
+        habilitations the accounts service holds (cached by the gateway: gateway.habilitations);
+        None for an anonymous call."""
         if self.identity is None:
             return None
         if self._actor is None:
             ident = self.identity
-            habilitations = call(self.service.accounts, "habilitations", self.region, ident.subject)
+            habilitations = self.service.habilitations.get(
+                self.region, ident.subject,
+                lambda: call(self.service.accounts, "habilitations", self.region, ident.subject))
             self._actor = {"subject": ident.subject, "username": ident.username, "region": self.region,
                            "roles": sorted(ident.roles), "rpps": ident.rpps, "habilitations": habilitations}
         return self._actor

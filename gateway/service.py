@@ -11,7 +11,8 @@ from nameko.web.handlers import http
 
 from gateway import api
 from gateway.api import Reply
-from gateway.dependencies import Jwks
+from gateway.dependencies import Habilitations, Jwks
+from gateway.habilitations import HabilitationEvents
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
@@ -23,11 +24,12 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, HabilitationEvents):
     name = "gateway"
 
     config = Config()
     jwks = Jwks()
+    habilitations = Habilitations()
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
     dossiers = RpcProxy("dossiers")

@@ -118,10 +118,14 @@ class AccountsRoutes:
               status=201, tags=TAGS)
     def grant_habilitation(self, ctx: Context):
         """Grant a role on a structure (structure_editor, directeur); the user's next token carries it."""
-        return api.call(self.accounts, "grant_habilitation", ctx.region, ctx.json(GrantSchema()), ctx.actor())
+        granted = api.call(self.accounts, "grant_habilitation", ctx.region, ctx.json(GrantSchema()), ctx.actor())
+        self.habilitations.invalidate(ctx.region, granted["subject"])  # works on the user's next request
+        return granted
 
     @endpoint("DELETE", "/api/<region>/habilitations/<int:habilitation_id>", ADMIN,
               response=HabilitationSchema, tags=TAGS)
     def revoke_habilitation(self, ctx: Context, habilitation_id: int):
         """Revoke a habilitation; the realm role goes with the user's last habilitation of that role."""
-        return api.call(self.accounts, "revoke_habilitation", ctx.region, habilitation_id, ctx.actor())
+        revoked = api.call(self.accounts, "revoke_habilitation", ctx.region, habilitation_id, ctx.actor())
+        self.habilitations.invalidate(ctx.region, revoked["subject"])  # stops at once on this gateway
+        return revoked

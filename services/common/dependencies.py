@@ -11,6 +11,7 @@ import eventlet
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
+from psycogreen.eventlet import patch_psycopg
 
 from services.common import outbox
 from services.common.db import database_url, session_factory
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 for _cls in ALL_ERRORS:  # domain errors cross RPC as themselves, not as RemoteError
     deserialize_to_instance(_cls)
+
+# psycopg2 is a C extension that eventlet's monkey patching cannot reach: without a wait callback every
+# query blocks the whole process (all of its workers) until PostgreSQL answers.
+patch_psycopg()
 
 
 class Database(DependencyProvider):
@@ -35,6 +40,11 @@ class Database(DependencyProvider):
         self._sessions = getattr(self, "_sessions", {})
         self._sessions[worker_ctx] = session
         return session
+
+    def recorded_events(self, worker_ctx) -> bool:
+        """True when the worker's transaction stored an event in the outbox."""
+        session = getattr(self, "_sessions", {}).get(worker_ctx)
+        return bool(session is not None and session.info.get(outbox.RECORDED))
 
     def worker_teardown(self, worker_ctx):
         session = self._sessions.pop(worker_ctx, None)
@@ -91,5 +101,8 @@ class OutboxRelay(DependencyProvider):
         return self
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
+        # Only after a worker that stored an event: a read must not pay a relay pass (the periodic
+        # pass still delivers everything, e.g. events stored while the broker was down).
+        if exc_info is None and any(isinstance(d, Database) and d.recorded_events(worker_ctx)
+                                    for d in self.container.dependencies):
             self.flush()

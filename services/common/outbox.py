@@ -40,9 +40,13 @@ class ProcessedEventMixin:
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+RECORDED = "outbox_recorded"  # session.info flag: this transaction stored an event (the relay has work)
+
+
 def record(session: Session, outbox_cls, event: dict) -> None:
     """Store `event` in the caller's transaction."""
     session.add(outbox_cls(event_id=event["event_id"], event_type=event["event_type"], payload=event))
+    session.info[RECORDED] = True
 
 
 def relay(session: Session, outbox_cls, publish: Callable[[dict], None], batch: int = 100) -> int:
