@@ -15,7 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from nameko.events import BROADCAST, event_handler
+from nameko.events import BROADCAST
+
+from services.common.entrypoints import event_handler
 
 DEFAULT_TTL = 300.0
 MAX_ENTRIES = 50_000

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from gateway import api
 from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, REGIONAL_TEAM, Context, Reply, endpoint
 from gateway.schemas import IdentitySchema
-from services.accounts.schemas import (
+from services.accounts.contracts import (
     AcceptedSchema,
     ActivateSchema,
     ActivationResultSchema,

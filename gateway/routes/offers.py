@@ -8,8 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from gateway import api
 from gateway.api import ANONYMOUS, PROFESSIONAL, Context, Reply, endpoint
-from services.offers.models import DISCIPLINES
-from services.offers.schemas import (
+from services.offers.contracts import (
+    DISCIPLINES,
+    OFFER_STATUSES,
     CommuneSchema,
     NomenclatureItemSchema,
     OfferListSchema,
@@ -41,7 +42,7 @@ class StructureQuerySchema(Schema):
 
 class OfferListQuerySchema(Schema):
     mine = fields.Boolean(load_default=False)
-    status = fields.String(load_default=None, validate=validate.OneOf(("draft", "published", "unpublished")))
+    status = fields.String(load_default=None, validate=validate.OneOf(OFFER_STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 

@@ -1,0 +1,41 @@
+"""The gateway speaks to the services through their contracts only: importing it loads no service's
+models, domain modules or reference data (issue 7)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# What the gateway may load of the services: the shared plumbing and each service's contract module.
+ALLOWED = re.compile(r"^services(\.common(\..+)?|\.\w+|\.\w+\.contracts)?$")
+
+
+def _modules_after_import(module: str) -> list[str]:
+    code = f"import json, sys, warnings; warnings.simplefilter('ignore'); import {module}; " \
+           "print(json.dumps(sorted(m for m in sys.modules if m.startswith('services'))))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_gateway_pulls_in_no_model_domain_module_or_data_of_a_service():
+    loaded = _modules_after_import("gateway.service")
+    assert "services.offers.contracts" in loaded and "services.accounts.contracts" in loaded
+    assert not [m for m in loaded if m.endswith(".models")], loaded
+    assert not [m for m in loaded if not ALLOWED.match(m)], loaded
+
+
+def test_the_rule_catches_a_route_that_imports_models():
+    # the check itself is not vacuous: a module importing the offers models is seen
+    loaded = _modules_after_import("services.offers.models")
+    assert "services.offers.models" in loaded and not all(ALLOWED.match(m) for m in loaded)
+
+
+def test_models_and_steps_take_their_vocabularies_from_the_contract():
+    from services.offers import contracts, models, steps
+
+    assert models.DISCIPLINES is contracts.DISCIPLINES and models.STRUCTURE_KINDS is contracts.STRUCTURE_KINDS
+    assert steps.STEPS is contracts.STEPS and steps.CHANNELS is contracts.CHANNELS
