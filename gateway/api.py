@@ -30,6 +30,8 @@ from services.common.regions import get_region
 
 log = logging.getLogger(__name__)
 
+JSON = "application/json"
+
 # Who may call an endpoint. Structure-scoped access is checked by the handler with the structure id.
 ANONYMOUS = "anonymous"
 AUTHENTICATED = "authenticated"
@@ -51,6 +53,15 @@ class Endpoint:
     tags: tuple[str, ...]
     name: str
     query_schema: type[Schema] | Schema | None = None
+    produces: str = JSON
+    errors: tuple[int, ...] = ()  # statuses beyond those openapi.py derives from method and access
+    if_match: bool = False  # a write guarded by the ETag it read (412 stale, 428 missing)
+    replies: dict[int, type[Schema]] | None = None  # other statuses answered with a body of their own
+
+
+def dump(schema: type[Schema] | Schema, body: Any) -> Any:
+    """`body` as its declared schema gives it (the only way an answer leaves the gateway)."""
+    return (schema() if isinstance(schema, type) else schema).dump(body)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -147,13 +158,18 @@ def error_response(exc: BaseException) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
 
-def to_response(result: Any, status: int) -> Response:
+def to_response(result: Any, status: int, ep: Endpoint | None = None) -> Response:
+    """The handler's answer as HTTP; a JSON body goes through the endpoint's declared schema."""
     if isinstance(result, Response):
         return result
     if not isinstance(result, Reply):
         result = Reply(result, status)
-    if result.mimetype == "application/json":
-        payload = json.dumps(result.body, ensure_ascii=False, default=str)
+    if result.mimetype == JSON:
+        body = result.body
+        if ep is not None:
+            schema = (ep.replies or {}).get(result.status, ep.response_schema)
+            body = dump(schema, body)
+        payload = json.dumps(body, ensure_ascii=False, default=str)
     else:
         payload = result.body
     return Response(payload, status=result.status, headers=result.headers or {}, mimetype=result.mimetype)
@@ -177,11 +193,20 @@ def check_access(access: str, identity: Identity | None) -> None:
 
 
 def endpoint(method: str, path: str, access: str, summary: str = "", request: type[Schema] | None = None,
-             response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = (),
-             query: type[Schema] | Schema | None = None):
+             response: type[Schema] | Schema | None = None, status: int = 200, tags: tuple[str, ...] = (),
+             query: type[Schema] | Schema | None = None, produces: str = JSON, errors: tuple[int, ...] = (),
+             if_match: bool = False, replies: dict[int, type[Schema]] | None = None):
+    """Declare an endpoint. A JSON endpoint must declare its `response` schema: every answer is dumped
+    through it (`replies` for other statuses with a body of their own), which is also what
+    /openapi.json documents."""
+    if produces == JSON and response is None:
+        raise TypeError(f"{method} {path}: a JSON endpoint declares its response schema")
+
     def decorate(fn):
-        ENDPOINTS.append(Endpoint(method, path, access, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                                  request, response, status, tags, fn.__name__, query))
+        ep = Endpoint(method, path, access, summary or (fn.__doc__ or "").strip().split("\n")[0],
+                      request, response, status, tags, fn.__name__, query, produces, tuple(errors), if_match,
+                      replies)
+        ENDPOINTS.append(ep)
 
         @functools.wraps(fn)
         def handler(self, req: Request, **params):
@@ -196,7 +221,7 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
                         raise NotFound("Région manquante", {"region": "missing"})
                     identity = verify(bearer_token(header), region, self.jwks)
                 check_access(access, identity)
-                return to_response(fn(self, Context(self, req, region, identity, query), **params), status)
+                return to_response(fn(self, Context(self, req, region, identity, query), **params), status, ep)
             except Exception as exc:  # every failure leaves as the contract's error shape
                 return error_response(exc)
 

@@ -51,7 +51,7 @@ class AccountsRoutes:
         """Who am I: identity from the token, roles, RPPS, ROR account and habilitations."""
         identity = ctx.identity.to_dict()
         extra = api.call(self.accounts, "profile", ctx.region, identity)
-        return IdentitySchema().dump({**identity, **extra})
+        return {**identity, **extra}
 
     # ------------------------------------------------------------------ activation
     @endpoint("POST", "/api/<region>/accounts/activation-codes", ADMIN, request=IssueCodesSchema,
@@ -75,7 +75,7 @@ class AccountsRoutes:
         """Validate the e-mail address with the token of the « Je valide mon adresse mail » link."""
         return api.call(self.accounts, "verify_email", ctx.region, ctx.json(VerifyEmailSchema()))
 
-    @endpoint("GET", "/api/<region>/accounts/verify-email", ANONYMOUS, tags=TAGS)
+    @endpoint("GET", "/api/<region>/accounts/verify-email", ANONYMOUS, tags=TAGS, produces="text/html")
     def verify_email_link(self, ctx: Context):
         """The e-mail link itself (?token=...): an HTML page saying whether the address is validated."""
         label = get_region(ctx.region).label

@@ -140,7 +140,7 @@ class RorAccountSchema(Schema):
     rpps = fields.String(required=True)
     username = fields.String(required=True)
     created_at = fields.String(required=True)
-    offer_ids = fields.List(fields.Raw(), required=True)
+    offer_ids = fields.List(fields.Integer(), required=True)
 
 
 class NationalProfessionalSchema(Schema):

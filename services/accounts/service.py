@@ -73,6 +73,8 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
 
 class AccountsService:
     name = "accounts"
+    capabilities = ("activation_codes", "activation", "email_verification", "password_reset", "ror_accounts",
+                    "habilitations")
 
     db = Database()
     outbox = OutboxRelay(Outbox)
@@ -104,7 +106,7 @@ class AccountsService:
     # ------------------------------------------------------------------ gateway support
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)
 
     @rpc
     def profile(self, region: str, identity: dict) -> dict:

@@ -8,10 +8,11 @@ from services.dossiers.models import Outbox
 
 class DossiersService:
     name = "dossiers"
+    capabilities = ()  # none yet: /health reports "empty" (name each capability here as it lands)
 
     db = Database()
     outbox = OutboxRelay(Outbox)
 
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)

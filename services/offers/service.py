@@ -40,13 +40,14 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 class OffersService:
     name = "offers"
+    capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 
     db = Database()
     outbox = OutboxRelay(Outbox)
 
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)
 
     # ------------------------------------------------------------ reference data
     @rpc

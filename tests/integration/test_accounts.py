@@ -279,6 +279,39 @@ def test_habilitation_grant_shows_in_the_next_token_and_revoke_removes_it(api, t
     assert api.delete(f"/api/idf/habilitations/{hab['id']}", token=admin).status_code == 404
 
 
+def test_a_habilitation_works_on_the_next_request_and_a_revoked_one_stops_within_a_second(
+        api, tokens, pool, unique, unit_of, suite_config):
+    """The gateway caches habilitations (no RPC per request): a grant through it works at once, and a
+    revocation made elsewhere (here straight on the accounts service, as another gateway instance would)
+    reaches it by the accounts.role_revoked event within a second."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    editor, colleague, email = pool(), pool(), f"cache-{unique}@example.org"
+    created(activate(api, editor, issue(api, tokens, editor), email))
+    api.post("/api/idf/accounts/verify-email", json={"token": verification_link(email).split("token=")[1]})
+    token = password_token("idf", editor, PASSWORD)["access_token"]
+    with ClusterRpcProxy(suite_config, timeout=30) as cluster:
+        [person] = cluster.offers.national_professionals("idf", rpps=colleague)
+    offer, unit = person["offer_ids"][0], unit_of(colleague)
+
+    # the colleague's draft is not hers: a professional sees no unpublished offer (and her empty
+    # habilitations are now cached by the gateway)
+    assert api.get(f"/api/idf/offers/{offer}", token=token).status_code == 404
+    granted = api.post("/api/idf/habilitations", token=tokens("idf", "admin"),
+                       json={"username": editor, "role": "structure_editor", "structure_id": unit})
+    assert granted.status_code == 201, granted.text
+    resp = api.get(f"/api/idf/offers/{offer}", token=token)  # same token: habilitations are not in it
+    assert resp.status_code == 200 and resp.json()["audience"] == "owner", resp.text
+
+    admin = {"subject": "test-admin", "username": "admin", "region": "idf", "roles": ["region_admin"]}
+    with ClusterRpcProxy(suite_config, timeout=30) as cluster:
+        cluster.accounts.revoke_habilitation("idf", granted.json()["id"], admin)
+    revoked_at = time.monotonic()
+    while api.get(f"/api/idf/offers/{offer}", token=token).status_code != 404:
+        assert time.monotonic() - revoked_at < 1.0, "the revoked habilitation still works after 1 s"
+        time.sleep(0.05)
+
+
 def test_grant_to_an_unknown_user_or_structure_is_404(api, tokens, unique):
     resp = api.post("/api/idf/habilitations", token=tokens("idf", "admin"),
                     json={"username": f"nobody-{unique}", "role": "directeur", "structure_id": 1})
