@@ -24,7 +24,7 @@ PASSWORD = "Secret2026"
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
     """Fresh professionals in the national data: {"idf": [rpps, ...], "pdl": [rpps]}."""
-    people = {"idf": [fresh_rpps() for _ in range(8)], "pdl": [fresh_rpps()]}
+    people = {"idf": [fresh_rpps() for _ in range(10)], "pdl": [fresh_rpps()]}
     for region, numbers in people.items():
         import_national(db_url, region, numbers, tmp_path_factory.mktemp("rpps"))
     yield people
