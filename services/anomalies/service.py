@@ -4,6 +4,7 @@ from services.anomalies.models import Outbox
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 
 
 class AnomaliesService:
@@ -11,6 +12,7 @@ class AnomaliesService:
     capabilities = ()  # none yet: /health reports "empty" (name each capability here as it lands)
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
     @rpc
