@@ -27,6 +27,8 @@ from services.common.errors import (
     from_marshmallow,
 )
 from services.common.regions import get_region
+from services.common.roles import PROFESSIONAL as PROFESSIONAL_ROLE
+from services.common.roles import REGION_ADMIN, STRUCTURE_ROLES, TEAM_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,6 @@ AUTHENTICATED = "authenticated"
 PROFESSIONAL = "professional"
 REGIONAL_TEAM = "regional_team"
 ADMIN = "admin"
-TEAM_ROLES = frozenset({"regional_validator", "support_agent", "region_admin"})
 
 
 @dataclass
@@ -182,12 +183,12 @@ def check_access(access: str, identity: Identity | None) -> None:
     roles = identity.roles
     if access == AUTHENTICATED:
         return
-    if access == PROFESSIONAL and ("professional" in roles or roles & TEAM_ROLES or
-                                   roles & {"directeur", "structure_editor"}):
+    if access == PROFESSIONAL and (PROFESSIONAL_ROLE in roles or roles & TEAM_ROLES or
+                                   roles & set(STRUCTURE_ROLES)):
         return
     if access == REGIONAL_TEAM and roles & TEAM_ROLES:
         return
-    if access == ADMIN and "region_admin" in roles:
+    if access == ADMIN and REGION_ADMIN in roles:
         return
     raise Forbidden("Vous n'avez pas les droits pour cette action", {"role": f"requires {access}"})
 

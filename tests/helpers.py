@@ -69,3 +69,11 @@ def fresh_rpps(prefix: str = "19") -> str:
     so reruns and parallel families never collide."""
     payload = prefix + "".join(secrets.choice("0123456789") for _ in range(10 - len(prefix)))
     return payload + luhn_check_digit(payload)
+
+
+def demo_rpps(region: str, username: str) -> str:
+    """RPPS of a demo user, from its one source: the region file (deploy/regions/<region>.toml)."""
+    from services.common.regions import REGIONS
+
+    [rpps] = [p["rpps"] for p in REGIONS[region].demo_professionals if p["username"] == username]
+    return rpps

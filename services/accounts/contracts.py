@@ -8,8 +8,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.identifiers import rpps_error
+from services.common.roles import STRUCTURE_ROLES
 
-ROLES = ("structure_editor", "directeur")  # granted on a structure (habilitations)
+ROLES = STRUCTURE_ROLES  # granted on a structure (habilitations)
 REQUIRED = {"required": "Champ obligatoire.", "null": "Champ obligatoire."}
 
 

@@ -25,7 +25,7 @@ from tests.accounts_support import (
     mails_for,
     verification_link,
 )
-from tests.helpers import password_token, wait_for_mail
+from tests.helpers import demo_rpps, password_token, wait_for_mail
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ def test_rpps_already_having_an_account_is_409(api, tokens, pool, unique):
 
 def test_issuing_skips_activated_professionals(api, tokens):
     resp = api.post("/api/idf/accounts/activation-codes", token=tokens("idf", "admin"),
-                    json={"rpps": "10101234564"})  # kine.demo, who has an account
+                    json={"rpps": demo_rpps("idf", "kine.demo")})  # who has an account
     assert resp.status_code == 201 and resp.json()["codes"] == []
 
 
@@ -173,7 +173,7 @@ def test_issuing_skips_activated_professionals(api, tokens):
     ("email", "not-an-email", "e-mail"), ("phone", "06.12.34.56.78", "10 chiffres"),
 ])
 def test_invalid_input_is_400_naming_the_field(api, field, value, words):
-    body = {"rpps": "10101234564", "activation_code": "AAAAA-BBBBB", "password": PASSWORD,
+    body = {"rpps": demo_rpps("idf", "kine.demo"), "activation_code": "AAAAA-BBBBB", "password": PASSWORD,
             "email": "x@example.org", field: value}
     resp = api.post("/api/idf/accounts/activate", json=body)
     assert resp.status_code == 400

@@ -18,12 +18,13 @@ import pytest
 import gateway.service  # noqa: F401  (registers every route in gateway.api.ENDPOINTS)
 from gateway.api import ENDPOINTS, Endpoint
 from tests.accounts_support import fresh_rpps, import_national
+from tests.helpers import demo_rpps
 
 pytestmark = pytest.mark.integration
 
 ANONYMOUS = "anonymous"
 CALLERS = ("kine.demo", "cpts.directeur", "validateur", "support", "admin")  # the demo users
-KINE_DEMO_RPPS = "10101234564"  # deploy/demo-accounts.txt
+KINE_DEMO_RPPS = demo_rpps("idf", "kine.demo")
 
 
 @dataclass(frozen=True)
