@@ -17,6 +17,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.auth import Identity, bearer_token, verify
+from services.common.config import setting
 from services.common.errors import (
     Forbidden,
     InvalidInput,
@@ -231,7 +232,11 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
     return decorate
 
 
-def call(proxy, method: str, *args, timeout: float = 15.0, **kwargs):
-    """RPC with a deadline: nameko's in-service proxy has none, and a dead service must give 503."""
+def call(proxy, method: str, *args, timeout: float | None = None, **kwargs):
+    """RPC with a deadline (ROR_RPC_TIMEOUT unless the endpoint says otherwise): nameko's in-service
+    proxy has none, and a dead service must give 503."""
+    if timeout is None:
+        service = getattr(proxy.worker_ctx, "service", None)
+        timeout = float(setting("ROR_RPC_TIMEOUT", getattr(service, "config", None)))
     with eventlet.Timeout(timeout, Unavailable(f"Le service {proxy.service_name} ne répond pas")):
         return getattr(proxy, method)(*args, **kwargs)
