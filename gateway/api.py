@@ -61,9 +61,23 @@ class Endpoint:
     replies: dict[int, type[Schema]] | None = None  # other statuses answered with a body of their own
 
 
+_SCHEMAS: dict[type[Schema], Schema] = {}
+
+
+def instance(schema: type[Schema] | Schema) -> Schema:
+    """One instance per schema class: building one deep-copies its fields (~0.3 ms, most of a read's
+    CPU in the gateway), and an instance is reusable for load and dump."""
+    if isinstance(schema, Schema):
+        return schema
+    found = _SCHEMAS.get(schema)
+    if found is None:
+        found = _SCHEMAS[schema] = schema()
+    return found
+
+
 def dump(schema: type[Schema] | Schema, body: Any) -> Any:
     """`body` as its declared schema gives it (the only way an answer leaves the gateway)."""
-    return (schema() if isinstance(schema, type) else schema).dump(body)
+    return instance(schema).dump(body)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -124,7 +138,7 @@ class Context:
 
     def query(self) -> dict:
         """The query string loaded by the endpoint's `query` schema (400 naming the parameter)."""
-        schema = self.query_schema() if isinstance(self.query_schema, type) else self.query_schema
+        schema = instance(self.query_schema) if self.query_schema is not None else None
         if schema is None:
             return self.request.args.to_dict()
         try:

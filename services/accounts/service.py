@@ -78,6 +78,7 @@ class AccountsService:
                     "habilitations")
 
     db = Database()
+    reader = Database(read_only=True)  # read entrypoints: autocommit, read-only connections
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     directory = Directories()
@@ -114,13 +115,13 @@ class AccountsService:
     def profile(self, region: str, identity: dict) -> dict:
         """Extra fields of GET /me: the ROR account and the habilitations."""
         get_region(region)
-        return operations.profile(self.db, region, identity["subject"])
+        return operations.profile(self.reader, region, identity["subject"])
 
     @rpc
     def habilitations(self, region: str, subject: str) -> list[dict]:
         """[{role, structure_id}] of a user, for services.common.actor.Actor."""
         get_region(region)
-        return operations.habilitation_pairs(self.db, region, subject)
+        return operations.habilitation_pairs(self.reader, region, subject)
 
     # ------------------------------------------------------------------ activation codes
     @rpc
@@ -184,7 +185,7 @@ class AccountsService:
     @rpc
     def list_habilitations(self, region: str, username: str | None, actor: dict) -> list[dict]:
         _actor(region, actor, team=True)
-        return operations.list_habilitations(self.db, region, username)
+        return operations.list_habilitations(self.reader, region, username)
 
     @rpc
     def grant_habilitation(self, region: str, data: dict, actor: dict) -> dict:

@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.config import setting
 
+IDLE_PING_AFTER = 5.0  # seconds a pooled connection may rest before it is checked again
+
 
 @cache
-def get_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, future=True)
+def get_engine(url: str, read_only: bool = False) -> Engine:
+    """One engine per URL. `read_only`: connections in autocommit and refused any write by PostgreSQL
+    (default_transaction_read_only, set at connection start): a read then costs its queries only, not
+    the BEGIN and ROLLBACK round trips psycopg2 adds around them."""
+    options: dict = {"isolation_level": "AUTOCOMMIT",
+                     "connect_args": {"options": "-c default_transaction_read_only=on"}} if read_only else {}
+    engine = create_engine(url, pool_size=10, max_overflow=10, future=True, **options)
+    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkin", _mark_used)
+    return engine
+
+
+def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+    """Pessimistic disconnect handling, but only for a connection that rested: SQLAlchemy's
+    pool_pre_ping would add a round trip to every checkout (every RPC), where a busy connection was
+    just proven alive. A failed ping makes the pool replace the connection (DisconnectionError)."""
+    if time.monotonic() - record.info.get("used_at", 0.0) < IDLE_PING_AFTER:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        if not getattr(dbapi_connection, "autocommit", False):
+            dbapi_connection.rollback()  # the ping opened a transaction: leave the connection clean
+    except Exception as exc:  # whatever the driver says, this connection is not usable
+        raise DisconnectionError(str(exc)) from exc
+
+
+def _mark_used(dbapi_connection, record) -> None:
+    record.info["used_at"] = time.monotonic()
 
 
 def database_url(config: dict | None = None) -> str:
@@ -23,8 +57,8 @@ def database_url(config: dict | None = None) -> str:
 
 
 @cache
-def session_factory(url: str) -> sessionmaker:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False, future=True)
+def session_factory(url: str, read_only: bool = False) -> sessionmaker:
+    return sessionmaker(bind=get_engine(url, read_only), expire_on_commit=False, future=True)
 
 
 @contextmanager

@@ -29,11 +29,18 @@ patch_psycopg()
 
 
 class Database(DependencyProvider):
-    """Injects a SQLAlchemy Session; closed (rolled back if uncommitted) when the worker ends."""
+    """Injects a SQLAlchemy Session; closed (rolled back if uncommitted) when the worker ends.
+
+    `Database(read_only=True)`: a session for the read entrypoints, on autocommit connections that
+    PostgreSQL keeps read-only (services.common.db.get_engine): no BEGIN/ROLLBACK round trips per read.
+    """
+
+    def __init__(self, read_only: bool = False):
+        self.read_only = read_only
 
     def setup(self):
         self.url = database_url(self.container.config)
-        self.factory = session_factory(self.url)
+        self.factory = session_factory(self.url, self.read_only)
 
     def get_dependency(self, worker_ctx):
         session = self.factory()

@@ -44,6 +44,7 @@ class OffersService:
     capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 
     db = Database()
+    reader = Database(read_only=True)  # read entrypoints: autocommit, read-only connections
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
@@ -67,13 +68,13 @@ class OffersService:
     @rpc
     def structures(self, region: str, departement: str | None = None, discipline: str | None = None) -> dict:
         get_region(region)
-        return directory.structure_tree(self.db, region, departement=departement, discipline=discipline)
+        return directory.structure_tree(self.reader, region, departement=departement, discipline=discipline)
 
     @rpc
     def structure_exists(self, region: str, structure_id: int) -> bool:
         """For the accounts service: habilitations are granted on existing structures only."""
         get_region(region)
-        return directory.structure_exists(self.db, region, int(structure_id))
+        return directory.structure_exists(self.reader, region, int(structure_id))
 
     @rpc
     def national_professionals(self, region: str, rpps: str | None = None, profession_code: str | None = None,
@@ -81,7 +82,7 @@ class OffersService:
         """For the accounts service: professionals of the RPPS import and their generated offers
         (one page in RPPS order; pass the last RPPS as `after_rpps` for the next)."""
         get_region(region)
-        return directory.national_professionals(self.db, region, rpps=rpps, profession_code=profession_code,
+        return directory.national_professionals(self.reader, region, rpps=rpps, profession_code=profession_code,
                                                 after_rpps=after_rpps, limit=int(limit))
 
     @rpc
@@ -97,13 +98,13 @@ class OffersService:
     def list_offers(self, region: str, actor: dict, mine: bool = False, status: str | None = None,
                     limit: int = 50, offset: int = 0) -> dict:
         who = _required_actor(actor, region)
-        return directory.list_offers(self.db, region, who, mine=mine, status=status, limit=limit, offset=offset)
+        return directory.list_offers(self.reader, region, who, mine=mine, status=status, limit=limit, offset=offset)
 
     @rpc
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
-        offer = lifecycle.load_offer(self.db, region, offer_id)
-        return lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        offer = lifecycle.load_offer(self.reader, region, offer_id)
+        return lifecycle.view(offer, lifecycle.audience(self.reader, who, offer))
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""
@@ -146,8 +147,8 @@ class OffersService:
     def pdf(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         """The published sheet as a PDF (base64: the RPC serializer is JSON)."""
         who = _actor(actor, region)
-        offer = lifecycle.load_offer(self.db, region, offer_id)
-        sheet = lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        offer = lifecycle.load_offer(self.reader, region, offer_id)
+        sheet = lifecycle.view(offer, lifecycle.audience(self.reader, who, offer))
         if not sheet.get("published"):
             raise InvalidInput("Cette offre n'a pas encore été publiée : pas de fiche à exporter",
                                {"offer_id": "never published"})
