@@ -9,7 +9,8 @@ change and its event are committed together or not at all.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+import json
+from datetime import UTC, date, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -144,8 +145,26 @@ def save_step(session: Session, offer: Offer, step: str, data, actor: Actor, if_
     return offer
 
 
+_CHECKLISTS: dict[tuple[date, str], dict[str, str]] = {}  # (day, draft) -> missing_for_publication
+_CHECKLISTS_MAX = 5000
+
+
 def missing_for_publication(offer: Offer) -> dict[str, str]:
-    """What keeps the draft from being published, by field (empty when it can be)."""
+    """What keeps the draft from being published, by field (empty when it can be).
+
+    Every owner read shows it, and it re-validates every step: the answer is kept per draft content and
+    day (it depends on nothing else: the nomenclature files only change with a deployment, a code's
+    validity with the date), so reading an unchanged draft validates nothing again."""
+    key = (date.today(), json.dumps(offer.draft or {}, sort_keys=True, default=str))
+    found = _CHECKLISTS.get(key)
+    if found is None:
+        if len(_CHECKLISTS) >= _CHECKLISTS_MAX:
+            _CHECKLISTS.clear()
+        found = _CHECKLISTS[key] = _check_draft(offer)
+    return dict(found)
+
+
+def _check_draft(offer: Offer) -> dict[str, str]:
     draft = _draft(offer)
     missing: dict[str, str] = {}
     for step in steps.STEPS:
