@@ -45,17 +45,16 @@ def descendant_ids(session: Session, roots: Iterable[int]) -> set[int]:
     return found
 
 
-def _ancestor_ids(session: Session, ids: set[int]) -> set[int]:
-    found = set(ids)
-    frontier = list(ids)
-    while frontier:
-        parents: list[int] = []
-        for chunk in _chunks(frontier):
-            parents.extend(p for p in session.scalars(
-                select(Structure.parent_id).where(Structure.id.in_(chunk), Structure.parent_id.is_not(None))))
-        frontier = [p for p in set(parents) if p not in found]
-        found.update(frontier)
-    return found
+def _with_family(session: Session, matching) -> list[Structure]:
+    """The structures `matching` selects (a select of ids), everything below them and their ancestors,
+    in one query (recursive CTEs) rather than a query per level of the tree."""
+    down = matching.cte("down", recursive=True)
+    down = down.union(select(Structure.id).where(Structure.parent_id == down.c.id))
+    up = select(Structure.id, Structure.parent_id).where(Structure.id.in_(select(down.c.id))) \
+        .cte("up", recursive=True)
+    up = up.union(select(Structure.id, Structure.parent_id).where(Structure.id == up.c.parent_id))
+    return list(session.scalars(select(Structure).where(Structure.id.in_(select(up.c.id)))
+                                .order_by(Structure.id)))
 
 
 def _node(s: Structure, offer: Offer | None) -> dict:
@@ -89,11 +88,7 @@ def structure_tree(session: Session, region: str, departement: str | None = None
             stmt = stmt.where(Structure.departement == departement)
         if discipline:
             stmt = stmt.where(Structure.discipline == discipline)
-    matching = set(session.scalars(stmt))
-    ids = _ancestor_ids(session, descendant_ids(session, matching))
-    structures: list[Structure] = []
-    for chunk in _chunks(sorted(ids)):
-        structures.extend(session.scalars(select(Structure).where(Structure.id.in_(chunk))))
+    structures = _with_family(session, stmt)
     offers: dict[int, Offer] = {}
     unit_ids = [s.id for s in structures if s.kind == "unit"]
     for chunk in _chunks(unit_ids):
