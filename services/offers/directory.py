@@ -57,7 +57,7 @@ def _with_family(session: Session, matching) -> list[Structure]:
                                 .order_by(Structure.id)))
 
 
-def _node(s: Structure, offer: Offer | None) -> dict:
+def _node(s: Structure, offer) -> dict:
     return {
         "id": s.id, "kind": s.kind, "name": s.name, "finess": s.finess, "siret": s.siret, "rpps": s.rpps,
         "discipline": s.discipline, "category": s.category_label, "type": s.type_label, "source": s.source,
@@ -89,10 +89,13 @@ def structure_tree(session: Session, region: str, departement: str | None = None
         if discipline:
             stmt = stmt.where(Structure.discipline == discipline)
     structures = _with_family(session, stmt)
-    offers: dict[int, Offer] = {}
+    offers: dict = {}
     unit_ids = [s.id for s in structures if s.kind == "unit"]
     for chunk in _chunks(unit_ids):
-        offers.update((o.unit_id, o) for o in session.scalars(select(Offer).where(Offer.unit_id.in_(chunk))))
+        # the columns a node shows, not the whole rows (their JSON steps are parsed for nothing)
+        offers.update((o.unit_id, o) for o in session.execute(
+            select(Offer.unit_id, Offer.id, Offer.name, Offer.status, Offer.published_at)
+            .where(Offer.unit_id.in_(chunk))))
     nodes = {s.id: _node(s, offers.get(s.id)) for s in structures}
     for chunk in _chunks(unit_ids):
         # Consultation units list their practitioners, establishment units their capacities (PDL guide).
