@@ -18,6 +18,7 @@ from services.offers.importers.finess import import_finess
 from services.offers.importers.rpps import format_header, format_line, import_rpps
 from services.offers.importers.validation import luhn_complete
 from services.offers.models import Offer, Professional, Structure
+from tests.helpers import demo_rpps
 
 pytestmark = pytest.mark.integration
 
@@ -217,16 +218,16 @@ def test_finess_import_is_idempotent_and_converts_coordinates(db_url, db_session
 # -- demo ----------------------------------------------------------------------------------------------
 
 def test_demo_load_is_idempotent(db_url, db_session):
-    from services.offers.demo import DEMO, load
+    from services.offers.demo import load
 
     load("idf", db_url)
     again = load("idf", db_url)
     assert "0 créées, 0 mises à jour" in again and "demo rows created 0, updated 0" in again
     assert "WARNING" not in again
     db_session.expire_all()
-    kine = offer_of(db_session, DEMO["idf"].accounts["kine.demo"])
+    kine = offer_of(db_session, demo_rpps("idf", "kine.demo"))
     assert kine.name == "Consultation kinésithérapie DUBOIS Julien" and kine.commune_insee == "78361"
-    sf = offer_of(db_session, DEMO["idf"].accounts["sf.demo"])
+    sf = offer_of(db_session, demo_rpps("idf", "sf.demo"))
     assert sf.name == "Consultation sage femme LEFÈVRE Claire" and sf.commune_insee == "78401"
 
 
