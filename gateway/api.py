@@ -141,7 +141,11 @@ def error_response(exc: BaseException) -> Response:
         detail = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
         body = {"error": {"code": "internal", "message": "Erreur interne", "fields": {"detail": detail}}}
         status = 500
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+    headers = {}
+    if status == 429 and isinstance(exc, RorError) and exc.fields.get("retry_after"):
+        headers["Retry-After"] = str(exc.fields["retry_after"])
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json",
+                    headers=headers)
 
 
 def to_response(result: Any, status: int) -> Response:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from datetime import time
+from functools import cache
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,23 @@ def region_of_departement(departement: str) -> str | None:
         if departement in region.departements:
             return region.code
     return None
+
+
+SUPPORT_DESK_FILE = Path(__file__).resolve().parent / "regions_data" / "support_desk.toml"
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@cache
+def support_desk(code: str) -> dict:
+    """The region's support desk and anomaly settings (SLA, categories, routing table, expert groups,
+    rate limits), from `regions_data/support_desk.toml`: its `[defaults]` overridden by `[<code>]`."""
+    get_region(code)
+    with SUPPORT_DESK_FILE.open("rb") as handle:
+        data = tomllib.load(handle)
+    return _merged(data.get("defaults", {}), data.get(code, {}))
