@@ -169,7 +169,7 @@ def view(ticket: Ticket, caller: Caller, now: datetime | None = None) -> dict:
     messages = [
         {"id": m.id, "author": m.author if (internal_ok or m.author_role != AGENT) else "Support ROR",
          "author_role": m.author_role, "internal": m.internal, "body": m.body, "action": m.action,
-         "from_status": m.from_status, "to_status": m.to_status, "at": m.created_at.isoformat()}
+         "from_status": m.from_status, "to_status": m.to_status, "at": _iso(m.created_at)}
         for m in ticket.messages if internal_ok or not m.internal
     ]
     body = {
