@@ -17,7 +17,6 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
-from nameko.rpc import rpc as nameko_rpc
 from nameko.timer import timer
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -36,6 +35,7 @@ from services.common import ratelimit
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, PreconditionFailed, RorError, Unavailable, from_marshmallow
 from services.common.health import service_health
 from services.common.outbox import utcnow

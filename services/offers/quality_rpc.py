@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nameko.rpc import rpc as nameko_rpc
-
 from services.common.actor import Actor
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.regions import get_region
 from services.offers import quality
