@@ -95,8 +95,8 @@ class Context:
         else:
             try:
                 data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidInput("Corps de requête JSON invalide", {"body": f"malformed JSON: {exc}"}) from exc
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: too deep
+                raise InvalidInput("Corps de requête JSON invalide", {"body": f"malformed JSON: {exc}"[:300]}) from exc
         if schema is None:
             if not isinstance(data, dict):
                 raise InvalidInput("Un objet JSON est attendu", {"body": "expected a JSON object"})

@@ -31,10 +31,10 @@ class Tree:
     """Parent links of a region's structures, loaded once per call: lineage without one query per level."""
 
     def __init__(self, session: Session, region: str):
-        rows = session.execute(select(Structure.id, Structure.parent_id, Structure.departement)
+        rows = session.execute(select(Structure.id, Structure.parent_id, Structure.name)
                                .where(Structure.region == region)).all()
         self.parent = {r.id: r.parent_id for r in rows}
-        self.departement = {r.id: r.departement for r in rows}
+        self.name = {r.id: r.name for r in rows}
 
     def lineage(self, structure_id: int | None) -> list[int]:
         ids: list[int] = []
@@ -44,6 +44,10 @@ class Tree:
             current = self.parent.get(current)
         return ids
 
+    def root_name(self, structure_id: int) -> str | None:
+        path = self.lineage(structure_id)
+        return self.name.get(path[-1]) if path else None
+
 
 def _offer_target(offer: Offer, path: list[int]) -> dict:
     return {"kind": "offer", "id": offer.id, "label": offer.name, "level": "unit", "structure_path": path,
@@ -51,11 +55,13 @@ def _offer_target(offer: Offer, path: list[int]) -> dict:
             "owner_label": offer.owner_username or offer.name}
 
 
-def _structure_target(s: Structure, path: list[int], offer: Offer | None = None) -> dict:
+def _structure_target(s: Structure, path: list[int], offer: Offer | None = None, root_name: str | None = None) -> dict:
+    """A structure's sheet; its owner is the offer's (a liberal UO) or whoever holds a habilitation on
+    the structure or an ancestor, named after the top of its tree (the EJ)."""
     return {"kind": "structure", "id": s.id, "label": s.name, "level": s.kind, "structure_path": path,
             "departement": s.departement, "owner_subject": offer.owner_subject if offer else None,
             "owner_rpps": (offer.owner_rpps if offer else None) or s.rpps,
-            "owner_label": (offer.owner_username if offer else None) or s.name}
+            "owner_label": (offer.owner_username if offer else None) or root_name or s.name}
 
 
 def anomaly_target(session: Session, region: str, kind: str, target_id: int | None, actor: Actor | None,
@@ -77,7 +83,9 @@ def anomaly_target(session: Session, region: str, kind: str, target_id: int | No
         if s is None:
             raise NotFound("Structure introuvable", {"target.id": f"no structure {target_id} in region {region}"})
         offer = session.scalars(select(Offer).where(Offer.unit_id == s.id)).first() if s.kind == "unit" else None
-        return _structure_target(s, lifecycle.lineage(session, s.id), offer)
+        path = lifecycle.lineage(session, s.id)
+        root = session.scalar(select(Structure.name).where(Structure.id == path[-1]))
+        return _structure_target(s, path, offer, root)
     if kind == "national":
         return _national_target(session, region, target_id, actor, field)
     raise InvalidInput("Type de cible inconnu", {"target.kind": "offer, structure or national"})
@@ -159,8 +167,8 @@ def quality_facts(session: Session, region: str, stale_before: datetime, today: 
                                 Structure.updated_at < stale_before, Structure.id.not_in(offer_units) if offer_units
                                 else Structure.id.is_not(None))
         .order_by(Structure.id).limit(MAX_FACTS)).all()
-    facts["stale"].extend({"target": _structure_target(s, tree.lineage(s.id)), "updated_at": s.updated_at.isoformat()}
-                          for s in stale_structures)
+    facts["stale"].extend({"target": _structure_target(s, tree.lineage(s.id), root_name=tree.root_name(s.id)),
+                           "updated_at": s.updated_at.isoformat()} for s in stale_structures)
     staffed = session.execute(
         select(PractitionerAttachment.unit_id, func.count()).where(PractitionerAttachment.region == region)
         .group_by(PractitionerAttachment.unit_id)).all()
@@ -172,7 +180,8 @@ def quality_facts(session: Session, region: str, stale_before: datetime, today: 
         if unit is None or not unit.active:
             continue
         facts["units_without_hours"].append(
-            {"target": _structure_target(unit, tree.lineage(unit.id), offer), "practitioners": count})
+            {"target": _structure_target(unit, tree.lineage(unit.id), offer, tree.root_name(unit.id)),
+             "practitioners": count})
     return {key: values[:MAX_FACTS] for key, values in facts.items()}
 
 

@@ -310,6 +310,9 @@ def test_bad_ticket_input_is_refused_cleanly(api, tokens):
     nul = api.post(f"{IDF}/tickets", json={"category": "password", "subject": "Sujet\u0000", "body": "\ud800",
                                            "contact_email": "a@example.org"})
     assert nul.status_code == 400 and {"subject", "body"} <= set(nul.json()["error"]["fields"])
+    deep = api.request("POST", f"{IDF}/tickets", data="[" * 100000 + "]" * 100000,
+                       headers={"Content-Type": "application/json"})
+    assert deep.status_code == 400 and deep.json()["error"]["fields"]["body"].startswith("malformed JSON")
     huge = api.post(f"{IDF}/tickets", token=tokens("idf", "kine.demo"),
                     json={"category": "password", "subject": "Sujet", "body": "b", "internal": 10**400})
     assert huge.status_code == 400 and "internal" in huge.json()["error"]["fields"]
@@ -319,3 +322,20 @@ def test_support_info_gives_hours_and_categories(api):
     pdl = api.get("/api/pdl/support").json()
     assert pdl["phone"] == "02 44 76 13 90" and "de 09:00 à 17:00" in pdl["hours"]
     assert {"code": "business_question", "label": "Question métier"} in pdl["categories"]
+
+
+def test_the_anonymous_requester_gets_the_link_by_e_mail(api, tokens):
+    """Needs the notifications service's template rendering (events with `recipients` → e-mails)."""
+    pytest.importorskip("services.notifications.rendering")
+    from tests.helpers import wait_for_mail
+
+    email = f"lien-{uuid.uuid4().hex[:8]}@example.org"
+    ticket = _ticket(api, contact_email=email, category="password", subject="Mot de passe perdu")
+    mails = wait_for_mail(email, timeout=30)
+    assert len(mails) == 1 and f"Demande n° {ticket['id']}" in mails[0]["Subject"]
+    text_part = mails[0].get_body(preferencelist=("plain",)).get_content()
+    assert f"token={ticket['access_token']}" in text_part and "01 83 76 30 31" in text_part
+    agent = tokens("idf", "support")
+    api.post(f"{IDF}/tickets/{ticket['id']}/messages", token=agent, json={"body": "Voici la marche à suivre."})
+    replies = wait_for_mail(email, timeout=30)
+    assert any("Réponse du support" in m["Subject"] for m in replies)
