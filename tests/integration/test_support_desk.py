@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -244,6 +246,13 @@ def test_anonymous_ticket_answered_by_an_agent(api, tokens, db_url):
         ("new", "open"), ("open", "pending_requester"), ("pending_requester", "open"), ("open", "solved")]
     assert all(c["recipients"] == [{"email": email}] for c in changes)
     assert len(outbox_events(db_url, "anomalies.ticket_replied", "ticket_id", ticket["id"])) == 1
+    # and the relay published them (the anomalies exchange exists even before anyone consumes it)
+    deadline = time.monotonic() + 15
+    while sql(db_url, "SELECT count(*) FROM anomalies.outbox WHERE published_at IS NULL AND "
+                      "payload->>'ticket_id' = :i", i=str(ticket["id"])).scalar() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert sql(db_url, "SELECT count(*) FROM anomalies.outbox WHERE published_at IS NULL AND "
+                       "payload->>'ticket_id' = :i", i=str(ticket["id"])).scalar() == 0
 
 
 def test_regions_queues_are_separate(api, tokens):
@@ -339,3 +348,34 @@ def test_the_anonymous_requester_gets_the_link_by_e_mail(api, tokens):
     api.post(f"{IDF}/tickets/{ticket['id']}/messages", token=agent, json={"body": "Voici la marche à suivre."})
     replies = wait_for_mail(email, timeout=30)
     assert any("Réponse du support" in m["Subject"] for m in replies)
+
+
+def test_warning_before_the_deadline_is_sent_once(db_session):
+    """The SLA sweep at a chosen instant (the domain function, real database): a deadline within the
+    region's due-soon window warns the assignee once; once breached, the leads get one escalation."""
+    from services.anomalies import tickets
+    from services.anomalies.business_hours import PARIS
+    from services.anomalies.models import Outbox as AnomaliesOutbox
+    from services.common.actor import Actor
+
+    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=PARIS)
+    requester = Actor(subject=str(uuid.uuid4()), username="demandeur", region="pdl", roles=frozenset({"professional"}))
+    ticket, _ = tickets.create(db_session, "pdl", {"category": "password", "subject": "Mot de passe",
+                                                   "body": "Je ne peux plus me connecter."},
+                               requester, "http://ror.test", now=monday_9)
+    agent = tickets.Caller(tickets.AGENT, "support", None)
+    tickets.transition(db_session, ticket, agent, "assign", {"assignee": "support"}, "http://ror.test", now=monday_9)
+    assert ticket.first_response_due_at == datetime(2026, 11, 30, 10, 0, tzinfo=PARIS)  # PDL password: 1 h
+
+    def notices(event_type):
+        return [o.payload for o in db_session.query(AnomaliesOutbox).filter_by(event_type=event_type)
+                if o.payload["ticket_id"] == ticket.id]
+
+    for minute in (9 * 60 + 15, 9 * 60 + 30):  # twice within the hour before 10:00
+        tickets.sla_sweep(db_session, "pdl", now=monday_9.replace(hour=minute // 60, minute=minute % 60))
+    warnings = notices("anomalies.ticket_sla_warning")
+    assert [w["target"] for w in warnings] == ["first_response"]
+    assert warnings[0]["recipients"] == [{"username": "support"}] and warnings[0]["due_at"] == "2026-11-30T10:00:00+01:00"
+    for hour in (11, 12):
+        tickets.sla_sweep(db_session, "pdl", now=monday_9.replace(hour=hour))
+    assert [e["target"] for e in notices("anomalies.ticket_sla_breached")] == ["first_response"]
