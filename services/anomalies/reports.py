@@ -54,6 +54,10 @@ SYSTEM_UI = "IHM"  # RORTask systemRequester of a report typed by a person
 SYSTEM_RULES = "ROR-REGLES"
 
 TARGET_KINDS = ("offer", "structure", "national")
+# National data a professional sees read-only at step 1 (RPPS / FINESS / AMELI), by its root element.
+NATIONAL_FIELDS = ("civility", "last_name", "first_name", "profession", "specialty", "address", "phone", "email",
+                   "rpps", "structure", "finess", "category", "legal_status", "convention_sector",
+                   "accepts_vitale", "conventionnement", "practice_mode")
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,9 @@ def declare(session: Session, region: str, target: dict, data: dict, actor: Acto
     (see offers.quality_rpc.anomaly_target); `data` the validated request."""
     get_region(region)
     kind = target["kind"]
+    if kind == "national" and national_field(data.get("field")) not in NATIONAL_FIELDS:
+        raise InvalidInput("Cette donnée ne provient pas d'un répertoire national",
+                           {"field": f"one of {list(NATIONAL_FIELDS)} (optionally prefixed by national.)"})
     rt = route(region, kind, data.get("field"), target.get("profession_code"))
     now = utcnow()
     anomaly = Anomaly(

@@ -163,7 +163,8 @@ def quality_facts(session: Session, region: str, stale_before: datetime, today: 
             facts["stale"].append({"target": target, "updated_at": offer.published_at.isoformat()})
     offer_units = {o.unit_id for o in published}
     stale_structures = session.scalars(
-        select(Structure).where(Structure.region == region, Structure.active.is_(True),
+        # structures the ROR itself maintains (FINESS / RPPS rows are refreshed by their imports)
+        select(Structure).where(Structure.region == region, Structure.active.is_(True), Structure.source == "ror",
                                 Structure.updated_at < stale_before, Structure.id.not_in(offer_units) if offer_units
                                 else Structure.id.is_not(None))
         .order_by(Structure.id).limit(MAX_FACTS)).all()

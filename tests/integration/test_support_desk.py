@@ -126,6 +126,10 @@ def test_sage_femme_wrong_rpps_address_goes_to_the_ordre_des_sages_femmes(api, t
     # the reporter follows it in her list
     mine = api.get(f"{IDF}/anomalies?mine=true&status=forwarded", token=sf).json()
     assert body["id"] in [a["id"] for a in mine["items"]]
+    # a field that is not national data is refused, naming the field
+    wrong_field = api.post(f"{IDF}/anomalies", token=sf, json={
+        "target": {"kind": "national", "id": offer_id}, "field": "hours.weekly", "message": "Mes horaires sont faux."})
+    assert wrong_field.status_code == 400 and "field" in wrong_field.json()["error"]["fields"]
     # someone else's national data: refused
     other = api.post(f"{IDF}/anomalies", token=tokens("idf", "kine.demo"), json={
         "target": {"kind": "national", "id": offer_id}, "field": "address.line", "message": "Pas mes données"})
