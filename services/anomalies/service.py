@@ -38,6 +38,7 @@ from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, PreconditionFailed, RorError, Unavailable, from_marshmallow
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.outbox import utcnow
 from services.common.regions import REGIONS, get_region, support_desk
 
@@ -80,6 +81,7 @@ class AnomaliesService:
 
     config = Config()
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     offers = RpcProxy("offers")
 
