@@ -190,8 +190,16 @@ def recipients_of(anomaly: Anomaly, include_owner: bool = False) -> list[dict]:
         out.append({"subject": anomaly.reporter_subject})
     elif anomaly.reporter_email:
         out.append({"email": anomaly.reporter_email})
-    if include_owner and anomaly.owner_subject and anomaly.owner_subject != anomaly.reporter_subject:
-        out.append({"subject": anomaly.owner_subject})
+    if include_owner:
+        out.extend(r for r in owner_recipients(anomaly) if r not in out)
+    return out
+
+
+def owner_recipients(anomaly: Anomaly) -> list[dict]:
+    """The owner of the sheet, and whoever edits it through a habilitation on it or an ancestor."""
+    out: list[dict] = [{"subject": anomaly.owner_subject}] if anomaly.owner_subject else []
+    out.extend({"role": role, "structure_id": sid} for sid in anomaly.structure_path or []
+               for role in ("directeur", "structure_editor"))
     return out
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.anomalies.models import Anomaly, AnomalyNote, Outbox
-from services.anomalies.reports import SYSTEM_RULES, THEMES, _event_fields, route
+from services.anomalies.reports import SYSTEM_RULES, THEMES, _event_fields, owner_recipients, route
 from services.common import outbox
 from services.common.events import make_event
 from services.common.outbox import utcnow
@@ -95,10 +95,9 @@ def scan(session: Session, region: str, facts: dict, now: datetime | None = None
             existing.add(key)
             session.add(AnomalyNote(anomaly_id=anomaly.id, author=SYSTEM_RULES, author_role="system",
                                     action="declare", to_status="open", body=rule.id))
-            owner = [{"subject": anomaly.owner_subject}] if anomaly.owner_subject else []
             outbox.record(session, Outbox, make_event(
                 "anomalies.declared", region, None, **_event_fields(anomaly), reporting_system=SYSTEM_RULES,
-                rule_id=rule.id, recipients=owner))
+                rule_id=rule.id, recipients=owner_recipients(anomaly)))
             raised.append(anomaly)
     session.flush()
     return raised

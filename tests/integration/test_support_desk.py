@@ -79,6 +79,7 @@ def test_kine_signals_a_hospital_uo_the_ror_cell_handles_it(api, tokens, db_url,
     assert again.status_code == 409
     changed = outbox_events(db_url, "anomalies.status_changed", "anomaly_id", anomaly["id"])
     assert len(changed) == 1 and {"subject": subject_of(kine)} in changed[0]["recipients"]
+    assert {"role": "directeur", "structure_id": hospital["ej"]} in changed[0]["recipients"]  # the owner must fix
     # the reporter follows it; another professional does not see it
     assert api.get(f"{IDF}/anomalies/{anomaly['id']}", token=kine).json()["status"] == "accepted"
     assert api.get(f"{IDF}/anomalies/{anomaly['id']}", token=tokens("idf", "sf.demo")).status_code == 403
