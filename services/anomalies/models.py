@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.outbox import OutboxMixin, ProcessedEventMixin, utcnow
-from services.common.ratelimit import RateLimitHitMixin
+from services.common.ratelimit import RateCounterMixin
 
 
 class Base(DeclarativeBase):
@@ -36,7 +36,7 @@ class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 
 
-class RateLimitHit(RateLimitHitMixin, Base):
+class RateCounter(RateCounterMixin, Base):
     pass
 
 

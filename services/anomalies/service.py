@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from services.anomalies import reports, rules, tickets
-from services.anomalies.models import Anomaly, Outbox, RateLimitHit
+from services.anomalies.models import Anomaly, Outbox, RateCounter
 from services.anomalies.schemas import (
     AnomalyCreateSchema,
     AnomalyQuerySchema,
@@ -36,7 +36,14 @@ from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as nameko_rpc
-from services.common.errors import Forbidden, PreconditionFailed, RorError, Unavailable, from_marshmallow
+from services.common.errors import (
+    Forbidden,
+    PreconditionFailed,
+    RorError,
+    TooManyRequests,
+    Unavailable,
+    from_marshmallow,
+)
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.outbox import utcnow
@@ -91,14 +98,20 @@ class AnomaliesService:
 
     # ------------------------------------------------------------------ helpers
     def _limit_anonymous(self, region: str, client_ip: str | None, email: str | None) -> None:
-        """Anonymous writes: per IP and per contact e-mail, counted in this service's table."""
+        """Anonymous writes: per IP and per contact e-mail, counted in this service's table (a refused
+        request rolls back, its count included)."""
         desk = support_desk(region)
         for key, value, cfg in (("ip", client_ip, desk["rate_limit_per_ip"]),
                                 ("email", (email or "").lower(), desk["rate_limit_per_email"])):
-            if value:
-                ratelimit.hit(self.db, RateLimitHit, f"{region}:{key}:{value}", cfg["limit"],
-                              timedelta(minutes=cfg["window_minutes"]),
-                              field="contact_email" if key == "email" else "client_ip")
+            if not value:
+                continue
+            retry_after = ratelimit.hit(self.db, RateCounter, f"{region}:{key}:{value}", cfg["limit"],
+                                        cfg["window_minutes"] * 60)
+            if retry_after is not None:
+                field = "contact_email" if key == "email" else "client_ip"
+                raise TooManyRequests("Trop de demandes : réessayez plus tard",
+                                      {field: f"at most {cfg['limit']} per {cfg['window_minutes']} minutes",
+                                       "retry_after": retry_after})
 
     def _offers(self, method: str, *args, **kwargs):
         with eventlet.Timeout(OFFERS_TIMEOUT, Unavailable("Le service offers ne répond pas")):
@@ -269,7 +282,6 @@ class AnomaliesService:
     @rpc
     def sla_sweep(self, region: str) -> dict:
         counts = tickets.sla_sweep(self.db, region)
-        ratelimit.purge(self.db, RateLimitHit, utcnow() - timedelta(days=1))
         self.db.commit()
         return counts
 

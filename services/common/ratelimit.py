@@ -1,51 +1,55 @@
-"""Rate limits for anonymous writes (plain SQLAlchemy, no nameko): a fixed window counted in the
-service's own `rate_limit_hits` table, so that every process of the service shares the count and a
-restart does not reset it.
+"""Fixed-window counters in PostgreSQL (plain SQLAlchemy, no nameko): every process of a service agrees
+on a limit, however many gateway or accounts processes run.
 
-Use: a service declares `class RateLimitHit(RateLimitHitMixin, Base)` and calls
-`hit(session, RateLimitHit, "ip:1.2.3.4", limit=10, window=timedelta(hours=1))` before the write;
-it raises TooManyRequests (HTTP 429, `retry_after` seconds in the fields) when the key is over its limit.
+A counter is one row per (key, window); `hit` increments it atomically (INSERT … ON CONFLICT DO UPDATE …
+RETURNING) and says how long to wait when the limit is passed. Old windows are deleted now and then.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+import random
+from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, delete, func, select
+from sqlalchemy import DateTime, Integer, String, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from services.common.errors import TooManyRequests
 from services.common.outbox import utcnow
 
 
-class RateLimitHitMixin:
-    __tablename__ = "rate_limit_hits"
-    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+class RateCounterMixin:
+    __tablename__ = "rate_counters"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(320))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // window
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def hit(session: Session, hit_cls, key: str, limit: int, window: timedelta, field: str = "rate_limit",
-        now: datetime | None = None) -> None:
-    """Count one write for `key`; TooManyRequests (nothing recorded) when `limit` is already reached
-    within `window`. Concurrent callers may overshoot by a few: fine for abuse control."""
+def hit(session: Session, counter_cls, key: str, limit: int, window: int, now: datetime | None = None,
+        cost: int = 1) -> int | None:
+    """Count one use of `key`; None when it is within `limit` uses per `window` seconds, else the
+    seconds until the window ends (Retry-After). Flushes only: the caller commits."""
     now = now or utcnow()
-    since = now - window
-    count, oldest = session.execute(
-        select(func.count(), func.min(hit_cls.at)).where(hit_cls.key == key, hit_cls.at > since)).one()
-    if count >= limit:
-        retry_after = max(1, math.ceil((oldest + window - now).total_seconds()))
-        raise TooManyRequests(
-            "Trop de demandes : réessayez plus tard",
-            {field: f"at most {limit} per {int(window.total_seconds() // 60)} minutes",
-             "retry_after": retry_after})
-    session.add(hit_cls(key=key, at=now))
-    session.flush()
+    epoch = now.timestamp()
+    index = int(epoch // window)
+    table = counter_cls.__table__
+    ends = (index + 1) * window
+    stmt = pg_insert(table).values(key=key[:300], window_start=index, count=cost,
+                                   expires_at=datetime.fromtimestamp(ends, now.tzinfo))
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.key, table.c.window_start],
+                                      set_={"count": table.c.count + cost}).returning(table.c.count)
+    count = session.execute(stmt).scalar_one()
+    if random.random() < 0.01:  # housekeeping, cheap and rare
+        session.execute(delete(table).where(table.c.expires_at < now))
+    if count > limit:
+        return max(1, math.ceil(ends - epoch))
+    return None
 
 
-def purge(session: Session, hit_cls, older_than: datetime) -> int:
-    """Drop hits no window can count any more (called periodically)."""
-    return session.execute(delete(hit_cls).where(hit_cls.at < older_than)).rowcount or 0
+def peek(session: Session, counter_cls, key: str, window: int, now: datetime | None = None) -> int:
+    """Uses of `key` in the current window (without counting one)."""
+    now = now or utcnow()
+    row = session.get(counter_cls, (key[:300], int(now.timestamp() // window)))
+    return row.count if row else 0

@@ -27,7 +27,7 @@ IDF = "/api/idf"
 @pytest.fixture(autouse=True)
 def _no_rate_limit_left_over(db_url):
     """Anonymous writes are rate-limited per IP: every request of the tests comes from 127.0.0.1."""
-    sql(db_url, "DELETE FROM anomalies.rate_limit_hits")
+    sql(db_url, "DELETE FROM anomalies.rate_counters")
 
 
 @pytest.fixture

@@ -57,14 +57,15 @@ def upgrade() -> None:
     op.create_index('ix_anomalies_region_status', 'anomalies', ['region', 'status'], unique=False, schema='anomalies')
     op.create_index('ix_anomalies_reporter', 'anomalies', ['reporter_subject'], unique=False, schema='anomalies')
     op.create_index('ix_anomalies_structure_path', 'anomalies', ['structure_path'], unique=False, schema='anomalies', postgresql_using='gin')
-    op.create_table('rate_limit_hits',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=320), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
+    op.create_table('rate_counters',
+    sa.Column('key', sa.String(length=300), nullable=False),
+    sa.Column('window_start', sa.Integer(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', 'window_start'),
     schema='anomalies'
     )
-    op.create_index('ix_rate_limit_hits_key_at', 'rate_limit_hits', ['key', 'at'], unique=False, schema='anomalies')
+    op.create_index(op.f('ix_anomalies_rate_counters_expires_at'), 'rate_counters', ['expires_at'], unique=False, schema='anomalies')
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('region', sa.String(length=8), nullable=False),
@@ -157,8 +158,8 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_anomalies_tickets_solution_due_at'), table_name='tickets', schema='anomalies')
     op.drop_index(op.f('ix_anomalies_tickets_first_response_due_at'), table_name='tickets', schema='anomalies')
     op.drop_table('tickets', schema='anomalies')
-    op.drop_index('ix_rate_limit_hits_key_at', table_name='rate_limit_hits', schema='anomalies')
-    op.drop_table('rate_limit_hits', schema='anomalies')
+    op.drop_index(op.f('ix_anomalies_rate_counters_expires_at'), table_name='rate_counters', schema='anomalies')
+    op.drop_table('rate_counters', schema='anomalies')
     op.drop_index('ix_anomalies_structure_path', table_name='anomalies', schema='anomalies', postgresql_using='gin')
     op.drop_index('ix_anomalies_reporter', table_name='anomalies', schema='anomalies')
     op.drop_index('ix_anomalies_region_status', table_name='anomalies', schema='anomalies')
