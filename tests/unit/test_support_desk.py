@@ -157,3 +157,17 @@ def test_rule_periods_follow_the_regions_update_period():
     assert rules.period_of(datetime(2026, 6, 30, tzinfo=UTC), 6) == "2026-P1"
     assert rules.period_of(datetime(2026, 7, 1, tzinfo=UTC), 6) == "2026-P2"
     assert rules.period_of(datetime(2026, 11, 30, tzinfo=UTC), 3) == "2026-P4"
+
+
+def test_add_and_minutes_between_agree_over_two_years_of_random_starts():
+    import random
+
+    rng = random.Random(14)
+    for _ in range(2000):
+        start = paris(2026, 1, 1) + timedelta(minutes=rng.randrange(0, 2 * 365 * 24 * 60))
+        budget = rng.choice((1, 60, 240, 719, 720, 1440, 7200))
+        for cal in (IDF, PDL):
+            due = cal.add(start, budget)
+            assert cal.minutes_between(start, due) == budget
+            local = due.astimezone(PARIS)
+            assert cal.is_working_day(local.date()) and cal.opens < local.time() <= cal.closes
