@@ -115,16 +115,20 @@ def api(suite):
 
 @pytest.fixture(scope="session")
 def tokens():
-    """Access tokens of the demo users, per (region, username), fetched once."""
-    cache: dict[tuple[str, str], str] = {}
+    """Access tokens of the demo users, per (region, username), fetched again when about to expire
+    (the whole suite lasts longer than an access token)."""
+    import time
+
+    cache: dict[tuple[str, str], tuple[str, float]] = {}
     privileged = {"cpts.directeur", "validateur", "support", "admin"}
 
     def get(region: str, username: str) -> str:
         key = (region, username)
-        if key not in cache:
+        if key not in cache or time.monotonic() > cache[key][1]:
             totp = demo_totp() if username in privileged else None
-            cache[key] = password_token(region, username, totp=totp)["access_token"]
-        return cache[key]
+            answer = password_token(region, username, totp=totp)
+            cache[key] = (answer["access_token"], time.monotonic() + int(answer.get("expires_in", 300)) - 60)
+        return cache[key][0]
 
     return get
 
