@@ -117,10 +117,20 @@ def start_bare(amqp: str) -> tuple[subprocess.Popen, str]:
 
 # ------------------------------------------------------------------ suite preparation
 
-def token_of(region: str, username: str) -> str:
+def token_of(region: str, username: str, patience: float = 180) -> str:
+    """A fresh access token; waits (up to `patience` s) while Keycloak restarts."""
+    import requests
+
     from tests.helpers import password_token
 
-    return password_token(region, username)["access_token"]
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return password_token(region, username)["access_token"]
+        except (requests.RequestException, AssertionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
 
 
 def published_offer(api: str, token: str) -> int:
