@@ -16,6 +16,8 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.regions import get_region
 from services.offers import directory, lifecycle, reference
+from services.offers.dependencies import NationalPushRelay
+from services.offers.fhir_rpc import FhirRpc
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 
@@ -39,11 +41,12 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService:
+class OffersService(FhirRpc):
     name = "offers"
 
     db = Database()
     outbox = OutboxRelay(Outbox)
+    national = NationalPushRelay()
 
     @rpc
     def health(self):
