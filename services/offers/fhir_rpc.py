@@ -3,9 +3,8 @@ of a region's published répertoire, for the gateway's /fhir/{region}/ API."""
 
 from __future__ import annotations
 
-from nameko.rpc import rpc as nameko_rpc
-
 from services.common.actor import Actor
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, RorError
 from services.common.regions import get_region
 from services.offers.fhir import exposure, mapping
