@@ -14,9 +14,8 @@ from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.regions import get_region
-from services.offers import directory, lifecycle, reference
+from services.offers import directory, fhir_rpc, lifecycle, reference
 from services.offers.dependencies import NationalPushRelay
-from services.offers.fhir_rpc import FhirRpc
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 
@@ -40,7 +39,8 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService(FhirRpc):
+# Mixins are reached through their module: a class imported here would be taken by `nameko run` for a service.
+class OffersService(fhir_rpc.FhirRpc):
     name = "offers"
 
     db = Database()
