@@ -133,5 +133,5 @@ class FhirRoutes:
         """Anything else under /fhir: an OperationOutcome (404, or 405 for a write: this API only reads)."""
         if request.method != "GET":
             return fhir_response(operation_outcome(405, "Cette API FHIR est en lecture seule",
-                                                   {"method": request.method}), 405)
+                                                   {"method": request.method}), 405, headers={"Allow": "GET"})
         return fhir_response(operation_outcome(404, "Ressource inconnue", {"path": f"/fhir/{path}"[:200]}), 404)

@@ -369,8 +369,8 @@ def _healthcare_services(session: Session, region: str, params: dict, page: Page
         offers = session.scalars(select(Offer).where(*conditions).order_by(Offer.published_at, Offer.id)
                                  .offset(page.offset).limit(page.count)).all()
     tree = Tree(session).load([o.unit_id for o in offers])
-    people = practitioners(session, offers)
-    entries = [offer_resources(session, o, public, tree, people).healthcare_service for o in offers]
+    entries = [mapping.healthcare_service(o, tree.get(o.unit_id), tree.provider_of(o.unit_id), tree.site_of(o.unit_id),
+                                          public=public) for o in offers]
     return entries, total
 
 
