@@ -42,12 +42,32 @@ def utcnow() -> datetime:
 
 # ------------------------------------------------------------------ enqueue (in the publication's transaction)
 
+def _latest_versions(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    """versionId of the last version pushed or waiting to be, per (type, id)."""
+    if not keys:
+        return {}
+    last_ids = (select(func.max(NationalPush.id))
+                .where(NationalPush.status.in_(("pending", "pushed")),
+                       tuple_(NationalPush.resource_type, NationalPush.resource_id).in_(keys))
+                .group_by(NationalPush.resource_type, NationalPush.resource_id))
+    rows = session.scalars(select(NationalPush).where(NationalPush.id.in_(last_ids))).all()
+    return {(r.resource_type, r.resource_id): (r.body.get("meta") or {}).get("versionId") for r in rows}
+
+
 def enqueue(session: Session, region: str, resources: list[dict], cause: str) -> int:
+    """Queue the resources that the national ROR does not have (or is not about to get) in this version:
+    publishing ten offers of one hospital sends its organisations once."""
+    known = _latest_versions(session, [(r["resourceType"], r["id"]) for r in resources])
+    count = 0
     for resource in resources:
+        version = (resource.get("meta") or {}).get("versionId")
+        if version and known.get((resource["resourceType"], resource["id"])) == version:
+            continue
         session.add(NationalPush(request_id=str(uuid.uuid4()), region=region, resource_type=resource["resourceType"],
                                  resource_id=resource["id"], body=resource, cause=cause[:64], status="pending"))
+        count += 1
     session.flush()
-    return len(resources)
+    return count
 
 
 def enqueue_offer(session: Session, offer: Offer) -> int:
@@ -117,60 +137,52 @@ def _supersede(session: Session, rows: list[NationalPush]) -> set[int]:
     return {r.id for r in rows if latest.get((r.resource_type, r.resource_id), r.id) > r.id}
 
 
-def relay(session: Session, send: Callable[[NationalPush], Answer], batch: int = 100,
+def relay(session: Session, send: Callable[[NationalPush], Answer], batch: int = 50,
           now: Callable[[], datetime] = utcnow) -> RelayResult:
-    """Push due rows in order, one transaction per row (the row stays locked while it is sent)."""
+    """Push the due head of the queue in order and record the outcomes in one transaction.
+
+    The batch stays locked (SKIP LOCKED: a second relay takes the rows after it) while it is sent. If the
+    relay dies before its commit, the rows it had sent are sent again with the same request id: the
+    receiver recognises them (and a PUT by id is idempotent anyway)."""
     result = RelayResult()
-    ids = list(session.scalars(select(NationalPush.id).where(NationalPush.status == "pending")
-                               .order_by(NationalPush.id).limit(batch)))
-    session.rollback()
-    if not ids:
-        return result
-    head = session.scalars(select(NationalPush).where(NationalPush.id.in_(ids))).all()
-    stale = _supersede(session, head)
-    session.rollback()
-    for row_id in ids:
-        stmt = select(NationalPush).where(NationalPush.id == row_id, NationalPush.status == "pending")
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        row = session.scalars(stmt).first()
-        if row is None:  # pushed meanwhile, or being pushed by another relay
-            session.rollback()
-            continue
-        if row.id in stale:
-            row.status = "superseded"
-            session.commit()
-            result.superseded += 1
-            continue
-        current = now()
-        if row.next_attempt_at and row.next_attempt_at > current:
-            result.waiting, result.wait_seconds = True, (row.next_attempt_at - current).total_seconds()
-            session.rollback()
-            break
-        try:
-            answer = send(row)
-        except Exception as exc:  # no answer: connection refused, timeout, DNS…
-            answer = Answer(None, None, f"{type(exc).__name__}: {exc}")
-        row.attempts += 1
-        row.last_status = answer.status
-        if answer.status is not None and 200 <= answer.status < 300:
-            row.status, row.pushed_at, row.last_error = "pushed", now(), None
-            session.commit()
-            result.pushed += 1
-            continue
-        row.last_error = (answer.detail or f"HTTP {answer.status}")[:1000]
-        if answer.status is None or answer.status >= 500 or answer.status in TRANSIENT:
-            delay = backoff(row.attempts, answer.retry_after)
-            row.next_attempt_at = now() + timedelta(seconds=delay)
-            session.commit()
-            result.waiting, result.wait_seconds = True, delay
-            result.errors.append(f"{row.resource_type}/{row.resource_id}: {row.last_error}")
-            break
-        row.status = "failed"  # refused as such: parked for a person to look at
+    stmt = select(NationalPush).where(NationalPush.status == "pending").order_by(NationalPush.id).limit(batch)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.scalars(stmt).all()
+    stale = _supersede(session, rows)
+    try:
+        for row in rows:
+            if row.id in stale:
+                row.status = "superseded"
+                result.superseded += 1
+                continue
+            current = now()
+            if row.next_attempt_at and row.next_attempt_at > current:
+                result.waiting, result.wait_seconds = True, (row.next_attempt_at - current).total_seconds()
+                break
+            try:
+                answer = send(row)
+            except Exception as exc:  # no answer: connection refused, timeout, DNS…
+                answer = Answer(None, None, f"{type(exc).__name__}: {exc}")
+            row.attempts += 1
+            row.last_status = answer.status
+            if answer.status is not None and 200 <= answer.status < 300:
+                row.status, row.pushed_at, row.last_error = "pushed", now(), None
+                result.pushed += 1
+                continue
+            row.last_error = (answer.detail or f"HTTP {answer.status}")[:1000]
+            if answer.status is None or answer.status >= 500 or answer.status in TRANSIENT:
+                delay = backoff(row.attempts, answer.retry_after)
+                row.next_attempt_at = now() + timedelta(seconds=delay)
+                result.waiting, result.wait_seconds = True, delay
+                result.errors.append(f"{row.resource_type}/{row.resource_id}: {row.last_error}")
+                break
+            row.status = "failed"  # refused as such: parked for a person to look at
+            result.failed += 1
+            log.error("national ROR refused %s/%s (push %s): %s", row.resource_type, row.resource_id, row.id,
+                      row.last_error)
+    finally:
         session.commit()
-        result.failed += 1
-        log.error("national ROR refused %s/%s (push %s): %s", row.resource_type, row.resource_id, row.id,
-                  row.last_error)
     return result
 
 
