@@ -208,11 +208,18 @@ def test_search_pages_and_incremental_pulls(api, db_url, kine):
     last = second["entry"][0]["resource"]["meta"]["lastUpdated"]
     assert api.get(f"/fhir/idf/HealthcareService?_lastUpdated=gt{last}&location.address-city={city}").json()["total"] == 0
     assert all(PRO_PHONE not in telecoms(e["resource"]) for e in bundle["entry"])
+    postal = reference.get_commune(COMMUNE).postal_codes[0]
+    by_code = api.get(f"/fhir/idf/HealthcareService?location.commune-cog={COMMUNE}"
+                      f"&location.address-postalcode={postal[:2]}&_lastUpdated=ge{since}").json()
+    assert by_code["total"] == 3
+    elsewhere = api.get(f"/fhir/idf/HealthcareService?location.commune-cog=75056&_lastUpdated=ge{since}").json()
+    assert elsewhere["total"] == 0
     none = api.get(f"/fhir/idf/HealthcareService?characteristic=nope&_lastUpdated=ge{since}").json()
     assert none["total"] == 0 and none.get("entry", []) == []
 
 
 def test_organization_by_finess_and_locations_near(api, db_url):
+    since = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     finess = str(uuid.uuid4().int)[:9]
     ej = structure(db_url, "legal_entity", "CH TEST FHIR", finess=finess)
     site = structure(db_url, "site", "SITE TEST FHIR", parent_id=ej)
@@ -221,6 +228,8 @@ def test_organization_by_finess_and_locations_near(api, db_url):
     assert found["total"] == 1 and found["entry"][0]["resource"]["id"] == f"idf-{ej}"
     by_system = api.get(f"/fhir/idf/Organization?identifier=http://finess.esante.gouv.fr|{finess}").json()
     assert by_system["total"] == 1
+    by_commune = api.get(f"/fhir/idf/Location?commune-cog=78361&address-city=mantes-la&_lastUpdated=ge{since}").json()
+    assert f"idf-{site}" in [e["resource"]["id"] for e in by_commune["entry"]]
     near = api.get("/fhir/idf/Location?near=48.99|1.72|2|km").json()
     Bundle.model_validate(near)
     ours = [e for e in near["entry"] if e["resource"]["id"] == f"idf-{site}"]
@@ -244,6 +253,8 @@ def test_metadata_is_a_capability_statement(api):
     ("/fhir/idf/HealthcareService?colour=blue", 400, "colour"),
     ("/fhir/idf/HealthcareService?_lastUpdated=yesterday", 400, "_lastUpdated"),
     ("/fhir/idf/Location?near=48.9|1.7", 400, "near"),
+    ("/fhir/idf/Location?address-postalcode=7820x", 400, "address-postalcode"),
+    ("/fhir/idf/HealthcareService?characteristic=32&characteristic=05", 400, "characteristic"),
     ("/fhir/idf/Location?near=48.9|1.7|99999", 400, "near"),
     ("/fhir/idf/PractitionerRole", 400, "service"),
     ("/fhir/idf/Patient", 404, "type"),

@@ -188,9 +188,10 @@ def _published_offer(session: Session, region: str, offer_id: int, rtype: str, r
 
 COMMON = {"_count", "_lastUpdated", "_offset", "_format"}
 ALLOWED = {
-    "HealthcareService": COMMON | {"service-type", "characteristic", "specialty", "location.address-city"},
+    "HealthcareService": COMMON | {"service-type", "characteristic", "specialty", "location.address-city",
+                                   "location.address-postalcode", "location.commune-cog"},
     "Organization": COMMON | {"identifier"},
-    "Location": COMMON | {"near"},
+    "Location": COMMON | {"near", "address-city", "address-postalcode", "commune-cog"},
     "PractitionerRole": COMMON | {"service"},
 }
 _DATE = re.compile(r"^(?P<prefix>eq|gt|ge|lt|le)?(?P<value>\d{4}(?:-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
@@ -282,6 +283,34 @@ def _last_updated(params: dict, column):
     return conditions
 
 
+def _communes(params: dict, prefix: str = "") -> list[str] | None:
+    """INSEE codes of the communes that `address-city` (start of the name, accents and case ignored),
+    `address-postalcode` (start of a postal code) and `commune-cog` (codes) designate together; None when
+    none of them is given."""
+    found: set[str] | None = None
+
+    def narrow(codes) -> None:
+        nonlocal found
+        found = set(codes) if found is None else found & set(codes)
+
+    city = _one(params, prefix + "address-city")
+    if city is not None:
+        needle = reference.normalize(city)
+        if not needle or len(city) > 100:
+            raise InvalidInput(f"Paramètre {prefix}address-city invalide", {prefix + "address-city": city[:100]})
+        narrow(c.code for norm, c in reference._commune_index() if norm.startswith(needle))
+    postal = _one(params, prefix + "address-postalcode")
+    if postal is not None:
+        if not re.fullmatch(r"\d{2,5}", postal.strip()):
+            raise InvalidInput(f"Paramètre {prefix}address-postalcode invalide : 2 à 5 chiffres",
+                               {prefix + "address-postalcode": postal[:100]})
+        narrow(c.code for c in reference.communes().values() if any(p.startswith(postal.strip()) for p in c.postal_codes))
+    cog = _tokens(params, prefix + "commune-cog")
+    if cog is not None:
+        narrow(code for _, code in cog)
+    return sorted(found) if found is not None else None
+
+
 def _check_params(rtype: str, params: dict) -> None:
     unknown = sorted(set(params) - ALLOWED[rtype])
     if unknown:
@@ -355,12 +384,8 @@ def _healthcare_services(session: Session, region: str, params: dict, page: Page
     if specialties is not None:
         conditions.append(or_(*[doc.contains({"description": {"operational_activities": [code]}})
                                 for _, code in specialties]))
-    city = _one(params, "location.address-city")
-    if city is not None:
-        needle = reference.normalize(city)
-        if not needle or len(city) > 100:
-            raise InvalidInput("Paramètre location.address-city invalide", {"location.address-city": city[:100]})
-        codes = [c.code for norm, c in reference._commune_index() if norm.startswith(needle)]
+    codes = _communes(params, "location.")
+    if codes is not None:
         conditions.append(Offer.commune_insee.in_(codes or [""]))
     conditions += _last_updated(params, Offer.published_at)
     total = session.scalar(select(func.count()).select_from(Offer).where(*conditions))
@@ -431,6 +456,9 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def _locations(session: Session, region: str, params: dict, page: Page, public: bool):
     conditions = [Structure.region == region, Structure.kind == "site"]
     conditions += _last_updated(params, Structure.updated_at)
+    codes = _communes(params)
+    if codes is not None:
+        conditions.append(Structure.commune_insee.in_(codes or [""]))
     near = _one(params, "near")
     if near is None:
         total = session.scalar(select(func.count()).select_from(Structure).where(*conditions))

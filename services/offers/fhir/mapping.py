@@ -509,6 +509,8 @@ SEARCH_PARAMS = {
         ("characteristic", "token", "Mode de prise en charge, modalité d'accueil, acte spécifique, compétence"),
         ("specialty", "token", "Activité opérationnelle (TRE_R211)"),
         ("location.address-city", "string", "Commune du lieu de l'offre (début du nom, accents ignorés)"),
+        ("location.address-postalcode", "string", "Code postal du lieu de l'offre (début)"),
+        ("location.commune-cog", "token", "Code INSEE (COG) de la commune du lieu de l'offre"),
         ("_lastUpdated", "date", "Date de publication : gt, ge, lt, le, eq"),
         ("_count", "number", "Entrées par page (200 au plus)"),
     ),
@@ -519,6 +521,9 @@ SEARCH_PARAMS = {
     ),
     "Location": (
         ("near", "special", "lat|lon|distance[|km]"),
+        ("address-city", "string", "Commune (début du nom, accents ignorés)"),
+        ("address-postalcode", "string", "Code postal (début)"),
+        ("commune-cog", "token", "Code INSEE (COG) de la commune"),
         ("_lastUpdated", "date", "Date de mise à jour"),
         ("_count", "number", "Entrées par page (200 au plus)"),
     ),
