@@ -47,7 +47,7 @@ def amqp_uri():
 
 
 @pytest.fixture(scope="session")
-def national(tmp_path_factory):
+def national_ror(tmp_path_factory):
     """The national ROR stand-in for this test session (own port and folder)."""
     from tests.national_support import NationalStandIn
 
@@ -58,9 +58,9 @@ def national(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def suite_config(db_url, amqp_uri, national):
+def suite_config(db_url, amqp_uri, national_ror):
     return {
-        "ROR_NATIONAL_URL": national.url,
+        "ROR_NATIONAL_URL": national_ror.url,
         "ROR_NATIONAL_PUSH_INTERVAL": 0.5,
         "AMQP_URI": amqp_uri,
         "WEB_SERVER_ADDRESS": GATEWAY_ADDRESS,

@@ -64,9 +64,9 @@ def telecoms(resource: dict) -> set[str]:
 
 # ------------------------------------------------------------------ national push
 
-def test_a_publication_reaches_the_national_ror_once(api, db_url, kine, national):
+def test_a_publication_reaches_the_national_ror_once(api, db_url, kine, national_ror):
     offer_id = new_published(api, db_url, kine)
-    hs = national.wait_for("HealthcareService", f"idf-{offer_id}")
+    hs = national_ror.wait_for("HealthcareService", f"idf-{offer_id}")
     assert hs["active"] is True and hs["name"].startswith("Consultation kinésithérapie")
     assert PRO_PHONE in telecoms(hs)  # pushed with its confidentiality level, « Accès restreint »
     with session_scope(db_url) as session:
@@ -74,7 +74,7 @@ def test_a_publication_reaches_the_national_ror_once(api, db_url, kine, national
         assert {r.resource_type for r in rows} == {"HealthcareService", "Organization", "Location", "PractitionerRole"}
         refs = [(r.resource_type, r.resource_id) for r in rows]
     for rtype, rid in refs:  # every resource of the publication, stored once
-        national.wait_for(rtype, rid)
+        national_ror.wait_for(rtype, rid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with session_scope(db_url) as session:
@@ -82,25 +82,25 @@ def test_a_publication_reaches_the_national_ror_once(api, db_url, kine, national
                     NationalPush.cause == f"offer:{offer_id}:published"))):
                 break
         time.sleep(0.2)
-    journal = [e for e in national.journal() if e["id"].startswith(f"idf-{offer_id}")]
+    journal = [e for e in national_ror.journal() if e["id"].startswith(f"idf-{offer_id}")]
     hs_entries = [e for e in journal if e["type"] == "HealthcareService"]
     assert [e["outcome"] for e in hs_entries] == ["created"]
-    role = national.wait_for("PractitionerRole", refs[[t for t, _ in refs].index("PractitionerRole")][1])
+    role = national_ror.wait_for("PractitionerRole", refs[[t for t, _ in refs].index("PractitionerRole")][1])
     assert role["healthcareService"][0]["reference"] == f"HealthcareService/idf-{offer_id}"
 
 
-def test_unpublication_pushes_an_inactive_service(api, db_url, kine, national):
+def test_unpublication_pushes_an_inactive_service(api, db_url, kine, national_ror):
     offer_id = new_published(api, db_url, kine)
-    national.wait_for("HealthcareService", f"idf-{offer_id}")
+    national_ror.wait_for("HealthcareService", f"idf-{offer_id}")
     etag = api.get(f"/api/idf/offers/{offer_id}", token=kine).headers["ETag"]
     assert api.post(f"/api/idf/offers/{offer_id}/unpublish", token=kine, headers={"If-Match": etag}).status_code == 200
-    national.wait_for("HealthcareService", f"idf-{offer_id}", check=lambda r: r["active"] is False)
+    national_ror.wait_for("HealthcareService", f"idf-{offer_id}", check=lambda r: r["active"] is False)
     gone = api.get(f"/fhir/idf/HealthcareService/idf-{offer_id}")
     outcome(gone, 410)
 
 
-def test_national_ror_down_then_back_gets_everything_once(api, db_url, kine, national):
-    national.stop()
+def test_national_ror_down_then_back_gets_everything_once(api, db_url, kine, national_ror):
+    national_ror.stop()
     try:
         ids = [new_published(api, db_url, kine) for _ in range(3)]
         time.sleep(1.5)  # the relay tries and backs off
@@ -110,15 +110,15 @@ def test_national_ror_down_then_back_gets_everything_once(api, db_url, kine, nat
             assert pending and all(r.status == "pending" for r in pending)
             assert max(r.attempts for r in pending) >= 1
     finally:
-        national.start()
+        national_ror.start()
     for offer_id in ids:
-        national.wait_for("HealthcareService", f"idf-{offer_id}", timeout=90)
-    received = [e for e in national.journal() if e["type"] == "HealthcareService"
+        national_ror.wait_for("HealthcareService", f"idf-{offer_id}", timeout=90)
+    received = [e for e in national_ror.journal() if e["type"] == "HealthcareService"
                 and e["id"] in {f"idf-{i}" for i in ids}]
     assert sorted(e["id"] for e in received) == sorted(f"idf-{i}" for i in ids)  # none twice
 
 
-def test_a_push_sent_again_after_a_crash_is_recognised(db_url, national, suite):
+def test_a_push_sent_again_after_a_crash_is_recognised(db_url, national_ror, suite):
     """The relay PUT a row and died before recording it: the row is sent again with the same request id,
     and the national ROR stores it once (outcome `replay`)."""
     import requests
@@ -129,27 +129,27 @@ def test_a_push_sent_again_after_a_crash_is_recognised(db_url, national, suite):
         rows = session.scalars(select(NationalPush).where(NationalPush.cause == f"structure:{site}")).all()
         first = rows[0]
         # what the dead relay had sent
-        resp = requests.put(f"{national.url}/{first.resource_type}/{first.resource_id}", json=first.body,
+        resp = requests.put(f"{national_ror.url}/{first.resource_type}/{first.resource_id}", json=first.body,
                             headers={"Content-Type": FHIR, "X-Request-Id": first.request_id}, timeout=5)
         assert resp.status_code == 201
         request_id, rtype, rid = first.request_id, first.resource_type, first.resource_id
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        entries = [e for e in national.journal() if e["request_id"] == request_id]
+        entries = [e for e in national_ror.journal() if e["request_id"] == request_id]
         if len(entries) == 2:
             break
         time.sleep(0.1)
     assert [e["outcome"] for e in entries] == ["created", "replay"]
-    assert national.get(rtype, rid)["id"] == rid
+    assert national_ror.get(rtype, rid)["id"] == rid
 
 
-def test_a_refused_resource_is_parked_and_the_queue_goes_on(db_url, national, suite):
+def test_a_refused_resource_is_parked_and_the_queue_goes_on(db_url, national_ror, suite):
     site = structure(db_url, "site", f"EG PARK {uuid.uuid4().hex[:6]}")
     with session_scope(db_url) as session:
         good = national_push.exposure.structure_resources(session, session.get(Structure, site))
         broken = {**good[0], "id": f"idf-{site}-broken", "meta": {"profile": good[0]["meta"]["profile"]}}
         national_push.enqueue(session, "idf", [broken, *good], f"test-park:{site}")
-    national.wait_for("Location", f"idf-{site}")
+    national_ror.wait_for("Location", f"idf-{site}")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with session_scope(db_url) as session:
