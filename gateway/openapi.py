@@ -12,7 +12,7 @@ from gateway.schemas import ErrorSchema
 from services.common.regions import REGIONS
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-_STATUS_TEXT = {400: "Invalid input", 401: "Not authenticated",
+_STATUS_TEXT = {304: "Not modified (If-None-Match)", 400: "Invalid input", 401: "Not authenticated",
                 403: "Forbidden (role, or a token of another region's realm)", 404: "Not found",
                 409: "Conflict", 412: "Stale If-Match", 413: "Request body too large", 428: "If-Match required",
                 429: "Too many requests (see Retry-After)", 503: "Service unavailable"}
@@ -70,6 +70,8 @@ def build_spec() -> dict:
         if ep.produces == JSON:
             # an endpoint without its schema yet (tests/unit/test_contracts.py) documents any JSON value
             op["responses"][str(ep.status)]["content"] = {JSON: {"schema": ep.response_schema or {}}}
+        elif ep.produces.endswith("+json"):  # FHIR: resources and OperationOutcome errors, its own media type
+            op["responses"][str(ep.status)]["content"] = {ep.produces: {"schema": {}}}
         else:
             op["responses"][str(ep.status)]["content"] = {ep.produces: {"schema": {"type": "string"}}}
         if ep.request_schema is not None:
@@ -80,8 +82,13 @@ def build_spec() -> dict:
         for code in error_statuses(ep):
             if str(code) in op["responses"]:
                 continue
+            if code == 304:
+                op["responses"]["304"] = {"description": _STATUS_TEXT[304]}
+                continue
             content = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
-            if ep.produces == "text/html":  # a page for the browser, in French, whatever the outcome
+            if ep.produces.endswith("+json"):
+                content = {ep.produces: {"schema": {}}}  # an OperationOutcome
+            elif ep.produces == "text/html":  # a page for the browser, in French, whatever the outcome
                 content["text/html"] = {"schema": {"type": "string"}}
             op["responses"][str(code)] = {"description": _STATUS_TEXT[code], "content": content}
         if ep.access != ANONYMOUS:

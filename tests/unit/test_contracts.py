@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# What the gateway may load of the services: the shared plumbing and each service's contract module.
-ALLOWED = re.compile(r"^services(\.common(\..+)?|\.\w+|\.\w+\.contracts)?$")
+# What the gateway may load of the services: the shared plumbing, the packages, and the contract modules.
+ALLOWED = re.compile(r"^services(\.common(\..+)?|(\.\w+)*\.contracts)?$")
 
 
 def _modules_after_import(module: str) -> list[str]:
+    """Modules of `services` that importing `module` loads in a fresh interpreter, packages left out
+    (their __init__ would show by what it imports)."""
     code = f"import json, sys, warnings; warnings.simplefilter('ignore'); import {module}; " \
-           "print(json.dumps(sorted(m for m in sys.modules if m.startswith('services'))))"
+           "print(json.dumps(sorted(m for m, mod in list(sys.modules.items()) " \
+           "if m.startswith('services') and not hasattr(mod, '__path__'))))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
