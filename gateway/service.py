@@ -14,6 +14,7 @@ from gateway.api import Reply
 from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.search import SearchRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
@@ -23,7 +24,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, SearchRoutes):
     name = "gateway"
 
     config = Config()

@@ -255,3 +255,16 @@ class Offer(Base):
     @property
     def etag(self) -> str:
         return f'"{self.id}-{self.version}"'
+
+
+class Favourite(Base):
+    """A structure a user marked « Ajouter aux favoris » in the répertoire (table made by the search
+    migration, which also makes the index tables written in SQL by services.offers.search.index)."""
+
+    __tablename__ = "favourites"
+
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)  # Keycloak subject
+    structure_id: Mapped[int] = mapped_column(ForeignKey("offers.structures.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())

@@ -18,6 +18,8 @@ from services.common.regions import get_region
 from services.offers import directory, lifecycle, reference
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
+from services.offers.search import index as search_index
+from services.offers.search_rpc import SearchRpc
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -39,7 +41,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService:
+class OffersService(SearchRpc):
     name = "offers"
 
     db = Database()
@@ -123,12 +125,14 @@ class OffersService:
     def publish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.publish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)  # the index follows in the same transaction
         return self._committed(offer)
 
     @rpc
     def unpublish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.unpublish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)
         return self._committed(offer)
 
     @rpc
