@@ -59,8 +59,17 @@ anc AS (
 
 
 def _labels(category: str, codes: str) -> str:
-    return (f"coalesce((SELECT string_agg(c.label || ' ' || c.synonyms, ' ') FROM offers.search_concepts c "
-            f"WHERE c.category = '{category}' AND c.code = ANY({codes})), '')")
+    """Labels (and synonyms) of `codes` from the one-row `lab` map: in-memory lookups, no index scan per row."""
+    return f"coalesce((SELECT string_agg(lab.map->'{category}'->>x, ' ') FROM unnest({codes}) AS x), '')"
+
+
+# Labels of every concept as {category: {code: "label synonyms"}}, computed once per statement.
+_LABEL_MAP = """
+lab AS (
+    SELECT coalesce(jsonb_object_agg(category, m), jsonb_build_object()) AS map FROM (
+        SELECT category, jsonb_object_agg(code, label || ' ' || synonyms) AS m
+          FROM offers.search_concepts GROUP BY category) x
+)"""
 
 
 def _json_codes(path: str) -> str:
@@ -70,6 +79,7 @@ def _json_codes(path: str) -> str:
 _OFFER_UPSERT = f"""
 WITH RECURSIVE start AS (SELECT o.unit_id AS id FROM offers.offers o WHERE {{where}}),
 {_ANCESTORS},
+{_LABEL_MAP},
 src AS (
     SELECT o.id AS offer_id, o.region, o.unit_id, u.kind, o.name, o.unit_type, o.care_mode, o.published_at,
            o.owner_rpps, o.national, o.published, anc.*,
@@ -96,14 +106,16 @@ src AS (
 rows AS (
     SELECT src.*, coalesce(src.latitude, cm.latitude) AS lat, coalesce(src.longitude, cm.longitude) AS lon,
            src.commune_insee AS insee,
-           setweight(to_tsvector('offers.ror_fr', src.name || ' ' || {_labels("unit_types", "ARRAY[src.unit_type]")}), 'A')
-           || setweight(to_tsvector('offers.ror_simple', src.name || ' ' || {_labels("unit_types", "ARRAY[src.unit_type]")}), 'A')
+           setweight(to_tsvector('offers.ror_fr', docs.head), 'A')
+           || setweight(to_tsvector('offers.ror_simple', docs.head), 'A')
            || setweight(to_tsvector('offers.ror_fr', docs.needs), 'B')
            || setweight(to_tsvector('offers.ror_simple', docs.needs), 'B')
            || setweight(to_tsvector('offers.ror_simple', docs.others), 'C') AS document
       FROM src
+      CROSS JOIN lab
       LEFT JOIN offers.search_communes cm ON cm.code = src.commune_insee
       CROSS JOIN LATERAL (SELECT
+           src.name || ' ' || {_labels("unit_types", "ARRAY[src.unit_type]")} AS head,
            {_labels("operational_activities", "src.activities")} || ' ' || {_labels("specific_acts", "src.acts")}
            || ' ' || {_labels("equipments", "src.equipments")} || ' ' || {_labels("specific_competences", "src.competences")}
            AS needs,

@@ -15,9 +15,12 @@ within `radius_km`); relevance then ranks the nearest `RELEVANCE_POOL` matches.
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -32,7 +35,7 @@ from services.offers.search.opening import open_now
 
 PER_PAGE = 15
 MAX_RESULTS = 200
-RELEVANCE_POOL = 1000
+RELEVANCE_POOL = 500
 DEFAULT_RADIUS_KM = 150
 # Estimated travel time: straight-line distance × road detour factor, at an average speed.
 ROAD_FACTOR = 1.3
@@ -125,25 +128,45 @@ class Criteria:
 
 # ------------------------------------------------------------------ the place
 
+@cache
+def _communes_by_name() -> dict[str, list[reference.Commune]]:
+    found: dict[str, list[reference.Commune]] = {}
+    for commune in reference.communes().values():
+        found.setdefault(reference.normalize(commune.name), []).append(commune)
+    return found
+
+
+@cache
+def _communes_by_postal_code() -> dict[str, list[reference.Commune]]:
+    found: dict[str, list[reference.Commune]] = {}
+    for commune in reference.communes().values():
+        for code in commune.postal_codes:
+            found.setdefault(code, []).append(commune)
+    return found
+
+
 def resolve_place(session: Session, region: str, where: str | None) -> Place | None:
     if not where:
         return None
     insee_region = get_region(region).insee_region
-    compact = where.replace(" ", "")
+    compact = where.replace(" ", "").upper()
     if compact.isdigit() or (len(compact) == 5 and compact[:2] in ("2A", "2B") and compact[2:].isdigit()):
-        found = reference.search_communes(compact, limit=100, region=insee_region)
-        found = [c for c in found if compact in c["postal_codes"] or c["code"] == compact.upper()]
+        found = _communes_by_postal_code().get(compact) or (
+            [reference.get_commune(compact)] if reference.get_commune(compact) else [])
         if found:
-            best = max(found, key=lambda c: reference.get_commune(c["code"]).population)
-            label = f"{best['name']} ({compact})" if len(found) == 1 else f"{compact} ({len(found)} communes)"
-            return Place(label, "postal_code", best["latitude"], best["longitude"], [c["code"] for c in found])
+            best = max(found, key=lambda c: c.population)
+            label = f"{best.name} ({compact})" if len(found) == 1 else f"{compact} ({len(found)} communes)"
+            return Place(label, "postal_code", best.latitude, best.longitude, [c.code for c in found])
         raise InvalidInput("Lieu introuvable : aucun code postal ni code commune ne correspond",
                            {"where": f"unknown postal code {where}"})
     wanted = reference.normalize(where)
-    communes = reference.search_communes(where, limit=20, region=insee_region)
-    exact = [c for c in communes if reference.normalize(c["name"]) == wanted]
-    starting = [c for c in communes if reference.normalize(c["name"]).startswith(wanted)]
-    chosen = (exact or starting or [None])[0]
+    exact = _communes_by_name().get(wanted)
+    if exact:  # homonyms: the region's first, then the most populated
+        chosen = min(exact, key=lambda c: (c.region != insee_region, -c.population)).to_dict()
+    else:
+        communes = reference.search_communes(where, limit=20, region=insee_region)
+        starting = [c for c in communes if reference.normalize(c["name"]).startswith(wanted)]
+        chosen = (starting or [None])[0]
     if chosen is not None:
         return Place(chosen["label"], "commune", chosen["latitude"], chosen["longitude"], [chosen["code"]])
     tsq = search_text.tsquery(session, where)
@@ -162,11 +185,12 @@ def resolve_place(session: Session, region: str, where: str | None) -> Place | N
 
 # ------------------------------------------------------------------ SQL
 
-_COLUMNS = """e.id, e.entry_kind, e.structure_id, e.offer_id, e.structure_kind, e.name, e.parent_id, e.parent_name,
-    e.legal_entity_id, e.legal_entity_name, e.finess, e.finess_ej, e.offer_type, e.unit_type, e.care_mode,
-    e.professions, e.specialties, e.activities, e.age_min, e.age_max, e.address_line, e.postal_code, e.city,
-    e.commune_insee, e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.labels,
-    e.published_at"""
+# What sorting and facets need, for every candidate; the rest only for the results shown (`details`).
+_COLUMNS = """e.id, e.entry_kind, e.name, e.offer_type, e.unit_type, e.care_mode, e.professions, e.specialties,
+    e.activities, e.age_min, e.age_max, e.labels"""
+_DETAILS = """e.id, e.structure_id, e.offer_id, e.structure_kind, e.parent_id, e.parent_name, e.legal_entity_id,
+    e.legal_entity_name, e.finess, e.finess_ej, e.address_line, e.postal_code, e.city, e.commune_insee,
+    e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.published_at"""
 
 
 def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None) -> list[str]:
@@ -211,6 +235,33 @@ def _category_codes(session: Session, c: Criteria, tsq: str | None) -> list[str]
         {"cat": c.in_, "tsq": tsq}).scalars())
 
 
+def _estimated_rows(session: Session, where: str, params: dict) -> float:
+    """The planner's estimate of the matches of the non-geographic criteria (statistics of the text,
+    code and facet columns): it decides between walking the GiST index outwards from the place and
+    sorting the matches of a rare need. (Left to itself the planner misjudges how many points a box
+    holds and sorts a whole neighbourhood for common needs.)"""
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT e.id FROM offers.search_entries e WHERE {where}"),
+                           params).scalar()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+_entries_estimate: dict[str, tuple[float, float]] = {}  # database URL -> (when read, entries)
+
+
+def _walk_threshold(session: Session, pool: int) -> float:
+    """Walking the index visits about pool × entries / matches rows; sorting visits the matches: equal
+    at matches = √(pool × entries). (The table's row estimate is read once a minute.)"""
+    key = str(session.get_bind().url)
+    read_at, entries = _entries_estimate.get(key, (0.0, 0.0))
+    if time.monotonic() - read_at > 60:
+        entries = float(session.execute(text(
+            "SELECT reltuples FROM pg_class WHERE oid = 'offers.search_entries'::regclass")).scalar() or 0)
+        _entries_estimate[key] = (time.monotonic(), entries)
+    return max(1000.0, math.sqrt(pool * max(entries, 1)))
+
+
 def _rank(tsq: str | None) -> str:
     return "ts_rank(e.document, CAST(:tsq AS tsquery))" if tsq else "0.0"
 
@@ -236,12 +287,24 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
                    "radius": c.radius_km, "communes": place.communes, "lat": place.latitude,
                    "lon": place.longitude})
     pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
+    box = "e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
+    if _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
+        # A rare need: its matches come from the text / code indexes, sorted by distance.
+        near = session.execute(text(f"SELECT e.id FROM offers.search_entries e WHERE {where} AND {box} "
+                                    f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).scalars().all()
+    else:
+        # A common need: walk the GiST index outwards from the place until `pool` matches are found (the
+        # box bounds the walk). Bitmap scans are off for this statement only: the planner underestimates
+        # how many points a box holds and would otherwise sort a whole neighbourhood.
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        try:
+            near = session.execute(text(f"SELECT e.id FROM offers.search_entries e WHERE {where} AND {box} "
+                                        f"ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}"), params).scalars().all()
+        finally:
+            session.execute(text("SET LOCAL enable_bitmapscan = on"))
+    params["near"] = list(near)
     sql = f"""
-    WITH near AS (
-        SELECT e.id FROM offers.search_entries e
-         WHERE {where} AND e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))
-         ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}
-    ), served AS (
+    WITH served AS (
         SELECT e.id FROM offers.search_entries e
          WHERE {where} AND e.served_communes && CAST(:communes AS text[]) LIMIT {pool}
     )
@@ -251,9 +314,11 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
                + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
            END AS distance
       FROM offers.search_entries e
-     WHERE e.id IN (SELECT id FROM near UNION SELECT id FROM served)
+     WHERE e.id IN (SELECT unnest(CAST(:near AS bigint[])) UNION SELECT id FROM served)
     """
-    rows = session.execute(text(sql), params).all()
+    # The radius bounds the distances found (the nearest-neighbour walk has no box).
+    rows = [r for r in session.execute(text(sql), params).all()
+            if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
 
     def distance(row) -> float:
         return 0.0 if row.serves else (row.distance if row.distance is not None else math.inf)
@@ -295,6 +360,23 @@ def _phone(contacts: list[dict], fallback: str | None) -> str | None:
         if contact.get("channel") in ("phone", "mobile"):
             return contact.get("value")
     return fallback
+
+
+def details(session: Session, rows) -> list:
+    """The shown rows with every column (same order)."""
+    if not rows:
+        return []
+    full = {r.id: r for r in session.execute(text(f"SELECT {_DETAILS} FROM offers.search_entries e "
+                                                  "WHERE e.id = ANY(:ids)"), {"ids": [r.id for r in rows]})}
+    merged = []
+    for row in rows:
+        extra = full[row.id]
+        merged.append(_Row({**row._asdict(), **extra._asdict()}))
+    return merged
+
+
+class _Row(dict):
+    __getattr__ = dict.__getitem__
 
 
 def result(row, place: Place | None, audience: str, now: datetime | None = None) -> dict:
@@ -379,7 +461,7 @@ def search(session: Session, c: Criteria, audience: str, now: datetime | None = 
         "total": len(rows), "capped": capped, "page": c.page, "per_page": PER_PAGE,
         "pages": max(1, math.ceil(len(rows) / PER_PAGE)),
         "place": place.to_dict() if place else None,
-        "results": [result(r, place, audience, now) for r in rows[start:start + PER_PAGE]],
+        "results": [result(r, place, audience, now) for r in details(session, rows[start:start + PER_PAGE])],
         "facets": facets(rows),
     }
 
@@ -388,7 +470,7 @@ def all_results(session: Session, c: Criteria, audience: str, now: datetime | No
     """Every result (≤ 200) at once: the map and the Excel export."""
     place, rows, capped = run(session, c, audience, now)
     return {"total": len(rows), "capped": capped, "place": place.to_dict() if place else None,
-            "results": [result(r, place, audience, now) for r in rows]}
+            "results": [result(r, place, audience, now) for r in details(session, rows)]}
 
 
 def geojson(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:

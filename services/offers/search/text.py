@@ -36,7 +36,8 @@ def terms(query: str | None) -> list[str]:
 
 _CORRECT = text("""
 SELECT t.term,
-       CASE WHEN EXISTS (SELECT 1 FROM offers.search_words w WHERE w.word LIKE t.term || '%')
+       CASE WHEN EXISTS (SELECT 1 FROM offers.search_words w  -- a word starting with the term (index range)
+                          WHERE w.word >= t.term AND w.word < t.term || '{')
             THEN ARRAY[t.term]
             ELSE ARRAY(SELECT w.word FROM offers.search_words w
                         WHERE w.word OPERATOR(public.%) t.term

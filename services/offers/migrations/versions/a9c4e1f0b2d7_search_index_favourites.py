@@ -83,7 +83,6 @@ def upgrade() -> None:
     # Words of the indexed documents (accent-folded, lower case): typo correction by trigram similarity.
     op.execute("CREATE TABLE offers.search_words (word varchar(80) PRIMARY KEY)")
     op.execute("CREATE INDEX ix_search_words_trgm ON offers.search_words USING gin (word public.gin_trgm_ops)")
-    op.execute("CREATE INDEX ix_search_words_prefix ON offers.search_words (word varchar_pattern_ops)")
 
     # Copies of the reference files (services/offers/data) that the index SQL joins; synced from the
     # files by services.offers.search.reference_tables (content hash in search_meta).
