@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.accounts import operations
 from services.accounts.directory import directory_for
@@ -29,8 +29,10 @@ from services.accounts.schemas import (
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, Unavailable, from_marshmallow
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class AccountsService:
     name = "accounts"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     directory = Directories()
     offers = RpcProxy("offers")
