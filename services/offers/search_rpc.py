@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import base64
 
-from nameko.rpc import rpc as nameko_rpc
-
 from services.common.actor import Actor
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, RorError
 from services.common.regions import get_region
 from services.offers import lifecycle
