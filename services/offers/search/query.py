@@ -101,7 +101,11 @@ class Criteria:
         sort = args.get("sort") or "distance"
         if sort not in SORTS:
             raise InvalidInput("Tri inconnu", {"sort": f"one of {list(SORTS)}"})
-        page = int(args.get("page") or 1)
+        try:
+            page = int(args["page"]) if args.get("page") is not None else 1
+            radius = float(args["radius_km"]) if args.get("radius_km") is not None else DEFAULT_RADIUS_KM
+        except (TypeError, ValueError):
+            raise InvalidInput("Page ou rayon invalide", {"page": "integer ≥ 1", "radius_km": "number"}) from None
         if page < 1:
             raise InvalidInput("Page invalide", {"page": "≥ 1"})
         patientele = args.get("patientele")
@@ -110,7 +114,6 @@ class Criteria:
         offer_type = args.get("offer_type")
         if offer_type is not None and offer_type not in OFFER_TYPES:
             raise InvalidInput("Type d'offre inconnu", {"offer_type": f"one of {list(OFFER_TYPES)}"})
-        radius = float(args.get("radius_km") or DEFAULT_RADIUS_KM)
         if not 1 <= radius <= 1000:
             raise InvalidInput("Rayon invalide", {"radius_km": "between 1 and 1000"})
         filters = {}
