@@ -42,6 +42,8 @@ class SearchQuerySchema(Schema):
     patientele = fields.String(load_default=None, validate=validate.OneOf(list(PATIENTELES)),
                                metadata={"description": "E (enfants) or A (adultes)"})
     offer_type = fields.String(load_default=None, validate=validate.OneOf(list(OFFER_TYPES)))
+    home_visit = fields.Boolean(load_default=None, metadata={
+        "description": "true: « à domicile », only offers whose intervention territory covers the place"})
     operational_activities = _codes("TRE_R211")
     care_modes = _codes("TRE_R213")
     unit_types = _codes("types d'UO")

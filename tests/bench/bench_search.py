@@ -113,10 +113,21 @@ def admin_engine(url: str):
 
 
 def drop_database(url: str) -> None:
+    from sqlalchemy.exc import ProgrammingError
+
     engine = admin_engine(url)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        for attempt in range(15):  # an autovacuum worker (not ours to terminate) may hold it a moment
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+                return
+            except ProgrammingError:
+                if attempt == 14:
+                    raise
+                time.sleep(2)
+    finally:
+        engine.dispose()
 
 
 def create_database(url: str) -> None:
@@ -143,8 +154,9 @@ def _copy_value(value) -> str:
 class Copier:
     """Rows buffered and sent with COPY every `chunk` rows."""
 
-    def __init__(self, raw, table: str, columns: tuple[str, ...], chunk: int = 50000):
+    def __init__(self, raw, table: str, columns: tuple[str, ...], chunk: int = 50000, after=None):
         self.raw, self.table, self.columns, self.chunk = raw, table, columns, chunk
+        self.after = after  # a Copier whose rows these reference (flushed first)
         self.buffer = io.StringIO()
         self.pending = 0
         self.count = 0
@@ -158,6 +170,8 @@ class Copier:
     def flush(self) -> None:
         if not self.pending:
             return
+        if self.after is not None:
+            self.after.flush()
         self.buffer.seek(0)
         with self.raw.cursor() as cur:
             cur.copy_expert(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN", self.buffer)
@@ -198,7 +212,7 @@ def generate(url: str, units_target: int, seed: int) -> dict:
     engine = create_engine(url)
     raw = engine.raw_connection()
     structures = Copier(raw.driver_connection, "offers.structures", STRUCTURE_COLUMNS)
-    offers = Copier(raw.driver_connection, "offers.offers", OFFER_COLUMNS)
+    offers = Copier(raw.driver_connection, "offers.offers", OFFER_COLUMNS, after=structures)
     ids = {"structure": 0, "offer": 0, "rpps": 20000000000}
     names = list(PROFESSIONS)
     weights = [PROFESSIONS[n][0] for n in names]

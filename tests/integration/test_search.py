@@ -87,6 +87,13 @@ def test_a_kine_publishes_and_is_found_in_meulan_where_she_makes_home_visits(api
     assert first["distance_km"] == 0 and first["travel_time_min"] == 0
 
 
+def test_at_home_only_keeps_the_offers_serving_the_place(api, published_kine):
+    offer_id, _ = published_kine
+    at_home = _features(api, {"where": "Meulan", "q": "vestibulaire", "home_visit": "true"})
+    assert offer_id in at_home and all(f["serves_searched_commune"] for f in at_home.values())
+    assert offer_id not in _features(api, {"where": "Versailles", "q": "vestibulaire", "home_visit": "true"})
+
+
 def test_distance_from_another_commune_is_measured_from_her_office(api, published_kine):
     offer_id, _ = published_kine
     found = _features(api, {"where": "78200", "q": "kinesitherapie"})[offer_id]  # typo-free, postal code

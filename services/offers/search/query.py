@@ -90,6 +90,7 @@ class Criteria:
     radius_km: float = DEFAULT_RADIUS_KM
     patientele: str | None = None
     offer_type: str | None = None
+    home_visit: bool = False  # « à domicile »: offers whose territory covers the place (visite à domicile)
     filters: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
@@ -124,9 +125,10 @@ class Criteria:
             values = [v.strip() for v in values or [] if v and v.strip()]
             if values:
                 filters[name] = values[:50]
+        home_visit = args.get("home_visit") in (True, "true", "1")
         return cls(region=region, where=(args.get("where") or "").strip() or None,
                    q=(args.get("q") or "").strip() or None, in_=in_, sort=sort, page=page, radius_km=radius,
-                   patientele=patientele, offer_type=offer_type, filters=filters)
+                   patientele=patientele, offer_type=offer_type, home_visit=home_visit, filters=filters)
 
 
 # ------------------------------------------------------------------ the place
@@ -200,8 +202,11 @@ def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None
     where = ["e.region = :region"]
     if c.in_ == "structures":
         where.append("e.entry_kind = 'structure'")
-    elif c.in_ != "all" or c.patientele or c.filters.keys() - {"departements"}:
+    elif c.in_ != "all" or c.patientele or c.home_visit or c.filters.keys() - {"departements"}:
         where.append("e.entry_kind = 'offer'")
+    if c.home_visit:
+        params["home_visit"] = [reference.HOME_VISIT]
+        where.append("e.reception_modalities && CAST(:home_visit AS text[])")
     column = CATEGORIES[c.in_][1]
     if codes is not None:
         params["codes"] = codes
@@ -291,7 +296,9 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
                    "lon": place.longitude})
     pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
     box = "e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
-    if _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
+    if c.home_visit:  # at home here: only the offers whose territory covers the place
+        near = []
+    elif _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
         # A rare need: its matches come from the text / code indexes, sorted by distance.
         near = session.execute(text(f"SELECT e.id FROM offers.search_entries e WHERE {where} AND {box} "
                                     f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).scalars().all()
