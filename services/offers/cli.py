@@ -71,7 +71,8 @@ def rpps(path: str, region: str, report_path, keep_first: int, batch_size: int, 
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @_options
 def finess(path: str, region: str, report_path, keep_first: int, batch_size: int, url, quiet: bool) -> None:
-    """Import the FINESS etalab extract etalab-cs1100507-stock-*.csv (`;`-separated, UTF-8 or Windows-1252).
+    """Import the FINESS etalab extract etalab-cs1100507-stock-*.csv (`;`-separated, UTF-8 or Windows-1252),
+    or the decoded CSV with a header line (nofinesset;nofinessej;rs;…;coordx;coordy;…), told from its first line.
 
     Creates or updates the legal entities (EJ) and sites (EG) of the region, with coordinates
     converted from Lambert-93 to WGS84.

@@ -5,8 +5,8 @@ the same line, cp1252 or UTF-8, coordinates in Lambert-93 or WGS84.
 This is the widely shared re-export of the official extract (`etalab-cs1100507-stock-*.csv`, which has
 no header and puts `structureet` and `geolocalisation` on separate lines). `finess.import_finess` tells
 the two apart from the first line (`is_header`) and parses each line of this one with `DecodedLayout`,
-into the same Establishment / Geolocation records as the official layout, so everything after parsing
-(batches, upserts, report) is shared.
+into the same Establishment / Geolocation records as the official layout (WGS84 coordinates expressed
+in Lambert-93), so everything after parsing (batches, upserts, report) is shared.
 
 Columns are found by name (any order, any case, extra columns ignored); aliases cover the usual
 spellings (`coordxet` / `coordx`, `sourcecoordet`…). The projection is the last item of
@@ -17,17 +17,25 @@ spellings (`coordxet` / `coordx`, `sourcecoordet`…). The projection is the las
 from __future__ import annotations
 
 import csv
+from functools import cache
 
 from services.offers.importers.finess import (
     LAMBERT_93,
     STRUCTUREET_FIELDS,
-    WGS84,
     Establishment,
     Geolocation,
-    check_finess,
     parse_structureet,
 )
-from services.offers.importers.report import RejectedLine
+from services.offers.importers.report import ImportFileError, RejectedLine
+
+WGS84 = "WGS84"
+
+
+@cache
+def _wgs84_to_lambert93():
+    from pyproj import Transformer
+
+    return Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
 
 ALIASES = {
     "coordx": ("coordx", "coordxet", "x", "coord_x"),
@@ -62,7 +70,7 @@ class DecodedLayout:
                     break
         missing = [name for name in REQUIRED if name not in self.index]
         if missing:
-            raise ValueError(f"colonnes manquantes dans l'en-tête : {', '.join(missing)}")
+            raise ImportFileError(f"colonnes FINESS absentes de l'en-tête : {', '.join(missing)}")
         self.width = len(names)
 
     def fields(self, text: str) -> list[str]:
@@ -100,5 +108,8 @@ class DecodedLayout:
             projection = WGS84 if abs(x) <= 180 and abs(y) <= 90 else LAMBERT_93
         if projection == WGS84 and not (abs(x) <= 180 and abs(y) <= 90):
             raise RejectedLine(f"coordonnées WGS84 hors limites « {x} ; {y} »")
-        check_finess(finess_et, "ET")
-        return Geolocation(line_no, finess_et, x, y, projection)
+        if projection == WGS84:
+            # The rest of the import takes Lambert-93, like the official extract's lines: the exact
+            # inverse projection, so the stored WGS84 values are the file's (to 1 cm).
+            x, y = _wgs84_to_lambert93().transform(x, y)
+        return Geolocation(line_no, finess_et, x, y, LAMBERT_93)
