@@ -544,6 +544,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--keep", action="store_true", help="Keep the database (and reuse it with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="Reuse a kept database: skip generation")
+    parser.add_argument("--reuse-index", action="store_true", help="With --reuse: keep its index too")
     args = parser.parse_args()
 
     print(f"database {make_url(args.url).database}")
@@ -554,6 +555,7 @@ def main() -> None:
         t_gen = time.perf_counter() - t0
         print(f"generated {counts['offers']:,} published UOs ({counts['liberal']:,} liberal) and "
               f"{counts['structures']:,} structures over {counts['communes']:,} communes in {t_gen:.0f} s")
+    if not args.reuse_index:
         from services.common.db import session_scope
         from services.offers.search import index
 

@@ -164,7 +164,10 @@ RETURNING e.id
 # Legal entities and sites of the répertoire (liberal practice sites from RPPS are shown through their
 # offers, not as establishments).
 _STRUCTURE_UPSERT = f"""
-WITH RECURSIVE start AS (SELECT s.id FROM offers.structures s WHERE {{where}}),
+WITH RECURSIVE start AS (
+    SELECT s.id FROM offers.structures s
+     WHERE {{where}} AND s.kind IN ('legal_entity', 'site') AND s.source <> 'rpps' AND s.active
+),
 {_ANCESTORS},
 rows AS (
     SELECT s.*, anc.ej_id, anc.ej_name, anc.ej_finess,
