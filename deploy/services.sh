@@ -8,11 +8,11 @@ source "$(dirname "$0")/lib.sh"
 COMPONENT=services
 cd "$ROOT"    # nameko imports the modules from the current directory
 
-# name=module[:Class]. The gateway and offers name their class: their modules also import
+# name=module[:Class]. The gateway names its class: its module also imports the route
 # mixins, which have entrypoints but no `name`, and `nameko run` would try to run them too.
 SERVICES=(
     accounts=services.accounts.service
-    offers=services.offers.service:OffersService
+    offers=services.offers.service
     dossiers=services.dossiers.service
     anomalies=services.anomalies.service
     notifications=services.notifications.service

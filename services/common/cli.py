@@ -81,6 +81,7 @@ _GROUPS = (
     ("services.offers.cli", "import_group"),
     ("services.offers.cli", "search_group"),
     ("services.common.demo", "demo"),
+    ("services.anomalies.cli", "anomalies"),
 )
 
 for _module, _attr in _GROUPS:

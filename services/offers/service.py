@@ -15,11 +15,10 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, lifecycle, reference
+from services.offers import directory, lifecycle, quality_rpc, reference, search_rpc
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 from services.offers.search import index as search_index
-from services.offers.search_rpc import SearchRpc
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -41,7 +40,9 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService(SearchRpc):
+# Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
+# module that has entrypoints, and a mixin (no `name`) must not be one of them.
+class OffersService(quality_rpc.QualityRpc, search_rpc.SearchRpc):
     name = "offers"
 
     db = Database()
