@@ -296,39 +296,35 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
                    "lon": place.longitude})
     pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
     box = "e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
+    # Candidates come with what sorting and facets need, in one statement per source.
+    selected = f"""SELECT {_COLUMNS}, {rank} AS rank, (e.served_communes && CAST(:communes AS text[])) AS serves,
+           CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
+               power(sin(radians(e.latitude - :lat) / 2), 2)
+               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
+           END AS distance FROM offers.search_entries e"""
+    # Offers serving the place: few, found by their territory alone (OFFSET 0 keeps the planner from
+    # also building the bitmap of a common need's text), then filtered.
+    served = (f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
+              f"WHERE served_communes && CAST(:communes AS text[]) OFFSET 0) e WHERE {where} LIMIT {pool}")
+    rows = list(session.execute(text(served), params))
     if c.home_visit:  # at home here: only the offers whose territory covers the place
-        near = []
+        pass
     elif _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
         # A rare need: its matches come from the text / code indexes, sorted by distance.
-        near = session.execute(text(f"SELECT e.id FROM offers.search_entries e WHERE {where} AND {box} "
-                                    f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).scalars().all()
+        rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
+                                     f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).all()
     else:
         # A common need: walk the GiST index outwards from the place until `pool` matches are found (the
         # box bounds the walk). Bitmap scans are off for this statement only: the planner underestimates
         # how many points a box holds and would otherwise sort a whole neighbourhood.
         session.execute(text("SET LOCAL enable_bitmapscan = off"))
         try:
-            near = session.execute(text(f"SELECT e.id FROM offers.search_entries e WHERE {where} AND {box} "
-                                        f"ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}"), params).scalars().all()
+            rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
+                                         f"ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}"), params).all()
         finally:
             session.execute(text("SET LOCAL enable_bitmapscan = on"))
-    params["near"] = list(near)
-    sql = f"""
-    WITH served AS (
-        SELECT e.id FROM offers.search_entries e
-         WHERE {where} AND e.served_communes && CAST(:communes AS text[]) LIMIT {pool}
-    )
-    SELECT {_COLUMNS}, {rank} AS rank, (e.served_communes && CAST(:communes AS text[])) AS serves,
-           CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
-               power(sin(radians(e.latitude - :lat) / 2), 2)
-               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
-           END AS distance
-      FROM offers.search_entries e
-     WHERE e.id IN (SELECT unnest(CAST(:near AS bigint[])) UNION SELECT id FROM served)
-    """
-    # The radius bounds the distances found (the nearest-neighbour walk has no box).
-    rows = [r for r in session.execute(text(sql), params).all()
-            if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
+    unique = {r.id: r for r in rows}.values()  # an offer serving the place may also be among the nearest
+    rows = [r for r in unique if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
 
     def distance(row) -> float:
         return 0.0 if row.serves else (row.distance if row.distance is not None else math.inf)
