@@ -74,6 +74,10 @@ RULES: dict[str, Rule] = {
     "get_favourite": Rule(USERS),
     "add_favourite": Rule(USERS),
     "remove_favourite": Rule(USERS),
+    # FHIR read API (public; a token of the region adds the professionals' contacts)
+    "fhir_metadata": Rule(EVERYONE),
+    "fhir_search": Rule(EVERYONE),
+    "fhir_read": Rule(EVERYONE),
     # anomalies and support desk (who sees which anomaly / ticket is decided by the service: see
     # tests/integration/test_support_desk.py)
     "declare_anomaly": Rule(EVERYONE),

@@ -2,13 +2,13 @@
 (entries, vocabulary, reference copies of the nomenclatures and communes) and favourites
 
 Revision ID: a9c4e1f0b2d7
-Revises: 0db94c6dd7f8
+Revises: d78e7229869c
 Create Date: 2026-11-30 21:40:00
 """
 from alembic import op
 
 revision = 'a9c4e1f0b2d7'
-down_revision = '0db94c6dd7f8'
+down_revision = 'd78e7229869c'
 branch_labels = None
 depends_on = None
 
