@@ -11,6 +11,7 @@ from gateway.api import ANONYMOUS, ENDPOINTS, JSON, Endpoint
 from gateway.schemas import ErrorSchema
 from services.common.regions import REGIONS
 
+FHIR_JSON = "application/fhir+json"
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _STATUS_TEXT = {304: "Not modified (If-None-Match)", 400: "Invalid input", 401: "Not authenticated",
                 403: "Forbidden (role, or a token of another region's realm)", 404: "Not found",
@@ -67,10 +68,12 @@ def build_spec() -> dict:
             "parameters": params, "x-access": ep.access,
             "responses": {str(ep.status): {"description": "Success"}},
         }
-        if ep.produces == JSON:
+        if ep.status == 204:
+            pass  # no content
+        elif ep.produces == JSON:
             # an endpoint without its schema yet (tests/unit/test_contracts.py) documents any JSON value
             op["responses"][str(ep.status)]["content"] = {JSON: {"schema": ep.response_schema or {}}}
-        elif ep.produces.endswith("+json"):  # FHIR: resources and OperationOutcome errors, its own media type
+        elif ep.produces.endswith("+json"):  # FHIR resources, GeoJSON: JSON of their own media type
             op["responses"][str(ep.status)]["content"] = {ep.produces: {"schema": {}}}
         else:
             op["responses"][str(ep.status)]["content"] = {ep.produces: {"schema": {"type": "string"}}}
@@ -86,7 +89,7 @@ def build_spec() -> dict:
                 op["responses"]["304"] = {"description": _STATUS_TEXT[304]}
                 continue
             content = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
-            if ep.produces.endswith("+json"):
+            if ep.produces == FHIR_JSON:
                 content = {ep.produces: {"schema": {}}}  # an OperationOutcome
             elif ep.produces == "text/html":  # a page for the browser, in French, whatever the outcome
                 content["text/html"] = {"schema": {"type": "string"}}

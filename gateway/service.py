@@ -17,6 +17,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.search import SearchRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
@@ -27,7 +28,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, HabilitationEvents):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, HabilitationEvents):
     name = "gateway"
 
     config = Config()

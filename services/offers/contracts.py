@@ -13,6 +13,20 @@ DISCIPLINES = ("MCO", "MSS", "PSY", "SLD", "SMA", "SSR", "VIL")
 OFFER_STATUSES = ("draft", "published", "unpublished")
 AUDIENCES = ("owner", "team", "professional", "public")
 
+# Search (services.offers.search.query takes them from here)
+CATEGORIES = {  # `in` -> (label, index column holding the codes)
+    "all": ("Tout le ROR", None),
+    "specific_acts": ("Actes spécifiques", "acts"),
+    "operational_activities": ("Activités opérationnelles", "activities"),
+    "unit_types": ("Types d'UO", "unit_type"),
+    "equipments": ("Équipements spécifiques", "equipments"),
+    "specific_competences": ("Compétences spécifiques", "competences"),
+    "structures": ("Établissements", None),
+}
+SORTS = ("distance", "relevance")
+PATIENTELES = {"E": "Enfants", "A": "Adultes"}
+OFFER_TYPES = {"liberal": "Offre libérale", "establishment": "Établissement"}
+
 STEPS = ("national", "description", "modalities", "contacts", "hours")
 REQUIRED = "Champ obligatoire."
 PHONE_CHANNELS = ("phone", "mobile", "fax")
