@@ -45,9 +45,8 @@ def test_models_and_steps_take_their_vocabularies_from_the_contract():
 
 
 # JSON endpoints still answering without a declared response schema (landed with the anomalies service and
-# the search
-# while issue 7 was in progress: their answers are not dumped through a schema yet and /openapi.json
-# documents them as any JSON value). The list may only shrink: a new endpoint declares its schema.
+# the search while issue 7 was in progress: their answers are not dumped through a schema yet and
+# /openapi.json documents them as any JSON value). The list may only shrink: a new endpoint declares its schema.
 WITHOUT_RESPONSE_SCHEMA = frozenset({
     "declare_anomaly", "list_anomalies", "get_anomaly", "transition_anomaly", "answer_anomaly",
     "support_info", "create_ticket", "list_tickets", "get_ticket", "add_ticket_message", "transition_ticket",
