@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from services.common.actor import Actor
 from services.common.db import session_scope
-from services.offers import lifecycle
+from services.offers import access, lifecycle
 from services.offers.models import Outbox
 from tests.offers_support import complete_draft, fresh_rpps, make_offer
 
@@ -79,7 +79,7 @@ def test_publication_survives_rabbitmq_down_at_commit_and_is_delivered_once(suit
         try:
             # The write does not need the broker: the offer and its event commit together.
             with session_scope(db_url) as session:
-                offer = lifecycle.load_offer(session, "idf", offer_id, for_update=True)
+                offer = access.load_offer(session, "idf", offer_id, for_update=True)
                 lifecycle.publish(session, offer, actor, f'"{offer_id}-1"')
             rows = outbox_rows(db_url, offer_id)
             assert len(rows) == 1 and rows[0].published_at is None
