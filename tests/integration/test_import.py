@@ -246,3 +246,21 @@ def test_ror_import_command_in_its_own_process(db_url, db_session, rpps_file):
     second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "créées : 0   mises à jour : 0   inchangées : 3" in second.stdout
     assert offer_of(db_session, rpps_file.rpps["sf"]).commune_insee == "78401"
+
+
+def test_a_row_missing_or_misnaming_a_column_is_refused_before_anything_is_written(db_url, numbers):
+    """Rows are keyed by column name: a forgotten or misspelt column fails the batch loudly."""
+    from services.offers.importers.store import PROFESSIONAL, Store
+
+    store = Store("idf", db_url)
+    try:
+        row = {c: None for c in PROFESSIONAL.columns if c != "region"}
+        row.update(rpps=numbers("rpps"), id_type="8", last_name="X")
+        misspelt = {("lastname" if k == "last_name" else k): v for k, v in row.items()}
+        with pytest.raises(ValueError, match="expected"):
+            store.upsert_professionals([misspelt])
+        with pytest.raises(ValueError, match="expected"):
+            store.upsert_professionals([{k: v for k, v in row.items() if k != "civility"}])
+    finally:
+        store.rollback()
+        store.close()

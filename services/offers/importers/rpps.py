@@ -251,20 +251,27 @@ class Activity:
     def offer_name(self) -> str:
         return self.profession.offer_name(self.last_name, self.first_name or "")[:255]
 
-    def professional_row(self) -> tuple:
-        return (self.rpps, self.id_type, self.civility_code, self.civility, self.last_name, self.first_name,
-                self.profession.profession_code, self.profession_label, self.category_code,
-                self.specialty_code, self.specialty_label, LIBERAL, self.mode_label)
+    def professional_row(self) -> dict:
+        return {"rpps": self.rpps, "id_type": self.id_type, "civility_code": self.civility_code,
+                "civility": self.civility, "last_name": self.last_name, "first_name": self.first_name,
+                "profession_code": self.profession.profession_code, "profession_label": self.profession_label,
+                "category_code": self.category_code, "specialty_code": self.specialty_code,
+                "specialty_label": self.specialty_label, "practice_mode_code": LIBERAL,
+                "practice_mode_label": self.mode_label}
 
-    def site_row(self) -> tuple:
-        return (self.site_key, self.rpps, self.siret, self.siren, self.site_name or SITE_TYPE_LABEL,
-                SITE_TYPE_LABEL, SITE_DISCIPLINE, self.address_line, self.address_complement,
-                self.postal_code, self.commune_insee, self.departement, self.city, self.phone, self.fax,
-                self.email)
+    def site_row(self) -> dict:
+        return {"source_key": self.site_key, "rpps": self.rpps, "siret": self.siret, "siren": self.siren,
+                "name": self.site_name or SITE_TYPE_LABEL, "type_label": SITE_TYPE_LABEL,
+                "discipline": SITE_DISCIPLINE, "address_line": self.address_line,
+                "address_complement": self.address_complement, "postal_code": self.postal_code,
+                "commune_insee": self.commune_insee, "departement": self.departement, "city": self.city,
+                "phone": self.phone, "fax": self.fax, "email": self.email}
 
-    def unit_row(self, site_id: int) -> tuple:
-        return (self.unit_key, self.rpps, site_id, self.offer_name, self.profession.offer_label,
-                SITE_DISCIPLINE, self.postal_code, self.commune_insee, self.departement, self.city)
+    def unit_row(self, site_id: int) -> dict:
+        return {"source_key": self.unit_key, "rpps": self.rpps, "parent_id": site_id, "name": self.offer_name,
+                "type_label": self.profession.offer_label, "discipline": SITE_DISCIPLINE,
+                "postal_code": self.postal_code, "commune_insee": self.commune_insee,
+                "departement": self.departement, "city": self.city}
 
     def national(self) -> dict:
         """The read-only snapshot shown in step 1 ("Informations issues des répertoires RPPS…")."""
@@ -297,9 +304,11 @@ class Activity:
             steps["description"] = {"operational_activities": list(self.profession.operational_activities)}
         return {"steps": steps, "validated": []}
 
-    def offer_row(self, unit_id: int, dumps) -> tuple:
-        return (unit_id, self.profession.unit_type, self.profession.care_mode, self.offer_name, self.rpps,
-                self.commune_insee, self.departement, dumps(self.national()), dumps(self.draft()))
+    def offer_row(self, unit_id: int, dumps) -> dict:
+        return {"unit_id": unit_id, "unit_type": self.profession.unit_type,
+                "care_mode": self.profession.care_mode, "name": self.offer_name, "owner_rpps": self.rpps,
+                "commune_insee": self.commune_insee, "departement": self.departement,
+                "national": dumps(self.national()), "draft": dumps(self.draft())}
 
 
 def _clean(value: str, size: int = 255) -> str | None:
