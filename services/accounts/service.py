@@ -1,7 +1,8 @@
 """Accounts: activation codes, activation, e-mail verification, ROR accounts, habilitations.
 
 Thin nameko entrypoints: validate the RPC input, check the actor, then hand over to
-the services.accounts.operations modules with the session, the region's Keycloak directory and the offers RPCs.
+the services.accounts.operations modules with the session, the region's Keycloak directory and the offers RPCs,
+and commit: the operations only flush (`transaction` commits, or rolls back and undoes Keycloak changes).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from services.accounts.schemas import (
 )
 from services.common.actor import Actor
 from services.common.config import setting
+from services.common.db import transaction
 from services.common.dependencies import Database, OutboxRelay
 from services.common.errors import Forbidden, Unavailable, from_marshmallow
 from services.common.health import service_health
@@ -134,23 +136,25 @@ class AccountsService:
             "national_professionals", region, rpps=filters["rpps"], profession_code=filters["profession_code"],
             after_rpps=after, limit=limit))
         days = filters["days"] or int(setting("ROR_ACTIVATION_CODE_DAYS", self.config))
-        result = codes.issue_codes(self.db, region, professionals, actor_.username,
-                                   self.directory(region), days=days)
-        self.db.commit()
+        with transaction(self.db):
+            result = codes.issue_codes(self.db, region, professionals, actor_.username,
+                                       self.directory(region), days=days)
         return result.issued
 
     # ------------------------------------------------------------------ activation
     @rpc
     def activate(self, region: str, data: dict) -> dict:
         get_region(region)
-        return activation.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
-                                   setting("ROR_PUBLIC_URL", self.config))
+        with transaction(self.db):
+            return activation.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
+                                       setting("ROR_PUBLIC_URL", self.config))
 
     @rpc
     def verify_email(self, region: str, data: dict) -> dict:
         get_region(region)
         token = _load(VerifyEmailSchema(), data)["token"]
-        return email_verification.verify_email(self.db, region, token, self.directory(region))
+        with transaction(self.db):
+            return email_verification.verify_email(self.db, region, token, self.directory(region))
 
     # ------------------------------------------------------------------ password renewal
     @rpc
@@ -179,8 +183,9 @@ class AccountsService:
     @rpc
     def create_ror_account(self, region: str, actor: dict) -> dict:
         actor_ = _actor(region, actor)
-        return ror_account.create_ror_account(
-            self.db, actor_, lambda *args: self._offers("attach_owner", *args))
+        with transaction(self.db):
+            return ror_account.create_ror_account(
+                self.db, actor_, lambda *args: self._offers("attach_owner", *args))
 
     # ------------------------------------------------------------------ habilitations
     @rpc
@@ -191,11 +196,13 @@ class AccountsService:
     @rpc
     def grant_habilitation(self, region: str, data: dict, actor: dict) -> dict:
         actor_ = _actor(region, actor, admin=True)
-        return habilitation_ops.grant_habilitation(self.db, region, _load(GrantSchema(), data), actor_,
-                                                self.directory(region), self._structure_exists)
+        with transaction(self.db):
+            return habilitation_ops.grant_habilitation(self.db, region, _load(GrantSchema(), data), actor_,
+                                                       self.directory(region), self._structure_exists)
 
     @rpc
     def revoke_habilitation(self, region: str, habilitation_id: int, actor: dict) -> dict:
         actor_ = _actor(region, actor, admin=True)
-        return habilitation_ops.revoke_habilitation(self.db, region, int(habilitation_id), actor_,
-                                                 self.directory(region))
+        with transaction(self.db):
+            return habilitation_ops.revoke_habilitation(self.db, region, int(habilitation_id), actor_,
+                                                        self.directory(region))

@@ -10,6 +10,7 @@ the offers service's RPCs.
 - `habilitations`: roles on structures granted by the region's administrators.
 
 Keycloak and the database cannot share a transaction, so each operation orders its steps to stay
-consistent: the database is checked and prepared first, Keycloak is changed, then the transaction
-commits; when the commit fails the Keycloak change is undone (compensation).
+consistent: the database is checked and prepared first, Keycloak is changed, then the entrypoint
+commits (operations only flush: docs/CONVENTIONS.md); each Keycloak change registers its undo with
+`services.common.db.on_rollback`, run when the transaction does not commit (compensation).
 """

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.accounts import activation as rules
 from services.accounts.models import Activation, ActivationAttempt, ActivationCode, EmailVerification, Outbox
 from services.accounts.operations.ports import Directory, lock
+from services.common.db import keeping_changes, on_rollback
 from services.common.errors import Conflict, InvalidInput, TooManyRequests
 from services.common.events import make_event
 from services.common.outbox import record, utcnow
@@ -30,10 +31,11 @@ def _decoy_hash() -> str:
 
 
 def _fail_attempt(session: Session, region: str, rpps: str, now: datetime) -> NoReturn:
-    """Count the wrong code (committed even though the request fails), then refuse."""
+    """Count the wrong code, then refuse: the error keeps the count (the entrypoint's `transaction`
+    commits it even though the request fails)."""
     session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=False))
-    session.commit()
-    raise InvalidInput(INVALID_CODE, {"rpps": INVALID_CODE, "activation_code": INVALID_CODE})
+    session.flush()
+    raise keeping_changes(InvalidInput(INVALID_CODE, {"rpps": INVALID_CODE, "activation_code": INVALID_CODE}))
 
 
 def activate(session: Session, region: str, data: dict, directory: Directory, public_url: str,
@@ -54,7 +56,6 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
     wait = rules.retry_after(failures, now)
     if wait is not None:
         minutes = max(1, int(wait.total_seconds() // 60) + 1)
-        session.rollback()
         raise TooManyRequests(
             f"Trop de tentatives avec un code erroné. Réessayez dans {minutes} minute(s).",
             {"retry_after": int(wait.total_seconds()) + 1},
@@ -70,32 +71,28 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
         _fail_attempt(session, region, rpps, now)
 
     if directory.rpps_has_account(rpps):
-        session.rollback()
         raise Conflict(ALREADY_ACTIVATED, {"rpps": "already activated"})
     # An earlier activation whose Keycloak account was deleted since (support): this letter starts over.
     session.execute(delete(Activation).where(Activation.region == region, Activation.rpps == rpps))
 
     # Keycloak before the commit: if it refuses, nothing is stored and the code stays usable.
     user_id = directory.create_professional(rpps, email, code.first_name, code.last_name, data["password"])
-    try:
-        token, token_hash = rules.new_email_token()
-        code.used_at = now
-        session.add(Activation(region=region, rpps=rpps, subject=user_id, username=rpps, email=email,
-                               phone=data.get("phone"), code_id=code.id, activated_at=now))
-        session.add(EmailVerification(region=region, token_hash=token_hash, subject=user_id, username=rpps,
-                                      email=email, created_at=now,
-                                      expires_at=now + timedelta(days=rules.EMAIL_TOKEN_DAYS)))
-        session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=True))
-        url = f"{public_url.rstrip('/')}/api/{region}/accounts/verify-email?token={token}"
-        record(session, Outbox, make_event(
-            "accounts.activated", region, rpps, username=rpps, email=email, first_name=code.first_name,
-            last_name=code.last_name, verification_url=url, subject=user_id,
-        ))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        directory.delete_user(user_id, quiet=True)  # compensation: no user without its activation record
-        raise
+    # Compensation: no Keycloak user without its activation record, whatever fails until the commit.
+    on_rollback(session, lambda: directory.delete_user(user_id, quiet=True))
+    token, token_hash = rules.new_email_token()
+    code.used_at = now
+    session.add(Activation(region=region, rpps=rpps, subject=user_id, username=rpps, email=email,
+                           phone=data.get("phone"), code_id=code.id, activated_at=now))
+    session.add(EmailVerification(region=region, token_hash=token_hash, subject=user_id, username=rpps,
+                                  email=email, created_at=now,
+                                  expires_at=now + timedelta(days=rules.EMAIL_TOKEN_DAYS)))
+    session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=True))
+    url = f"{public_url.rstrip('/')}/api/{region}/accounts/verify-email?token={token}"
+    record(session, Outbox, make_event(
+        "accounts.activated", region, rpps, username=rpps, email=email, first_name=code.first_name,
+        last_name=code.last_name, verification_url=url, subject=user_id,
+    ))
+    session.flush()
     return {
         "username": rpps, "email": email, "email_verified": False,
         "message": (f"Votre compte est activé : votre identifiant est votre numéro RPPS ({rpps}). Un e-mail "

@@ -24,12 +24,10 @@ def verify_email(session: Session, region: str, token: str, directory: Directory
         EmailVerification.region == region,
         EmailVerification.token_hash == rules.email_token_hash(token)).with_for_update()).first()
     if row is None or row.used_at is not None or now >= row.expires_at:
-        session.rollback()
         raise InvalidInput(INVALID_LINK, {"token": INVALID_LINK})
     try:
         directory.mark_email_verified(row.subject)
     except NotFound as exc:
-        session.rollback()
         raise InvalidInput(INVALID_LINK, {"token": "account no longer exists"}) from exc
     # Marking verified twice is harmless, so a failed commit needs no compensation: the link still works.
     row.used_at = now
@@ -37,6 +35,6 @@ def verify_email(session: Session, region: str, token: str, directory: Directory
                     .values(email_verified_at=now))
     record(session, Outbox, make_event("accounts.email_verified", region, row.username,
                                        username=row.username, email=row.email, subject=row.subject))
-    session.commit()
+    session.flush()
     return {"username": row.username, "email_verified": True,
             "message": "Votre adresse mail a été validée avec succès. Vous pouvez à présent vous connecter."}

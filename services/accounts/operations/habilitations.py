@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.accounts.models import Habilitation, Outbox
 from services.accounts.operations.ports import Directory, iso, lock
 from services.common.actor import Actor
+from services.common.db import on_rollback
 from services.common.errors import Conflict, NotFound
 from services.common.events import make_event
 from services.common.outbox import record
@@ -50,7 +51,6 @@ def grant_habilitation(session: Session, region: str, data: dict, actor: Actor, 
     lock(session, f"habilitation:{region}:{subject}")
     same_role = [h for h in habilitations_of(session, region, subject) if h.role == role]
     if any(h.structure_id == structure_id for h in same_role):
-        session.rollback()
         raise Conflict("Cette habilitation existe déjà", {"structure_id": structure_id})
     had_role = directory.has_realm_role(subject, role)
     row = Habilitation(region=region, subject=subject, username=user["username"], role=role,
@@ -60,16 +60,11 @@ def grant_habilitation(session: Session, region: str, data: dict, actor: Actor, 
     session.flush()
     if not had_role:
         directory.add_realm_role(subject, role)
-    try:
-        record(session, Outbox, make_event("accounts.role_granted", region, actor.username, subject=subject,
-                                           username=row.username, role=role, structure_id=structure_id,
-                                           habilitation_id=row.id))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        if not had_role:
-            directory.remove_realm_role(subject, role)
-        raise
+        on_rollback(session, lambda: directory.remove_realm_role(subject, role))
+    record(session, Outbox, make_event("accounts.role_granted", region, actor.username, subject=subject,
+                                       username=row.username, role=role, structure_id=structure_id,
+                                       habilitation_id=row.id))
+    session.flush()
     return habilitation_dict(row)
 
 
@@ -91,12 +86,7 @@ def revoke_habilitation(session: Session, region: str, habilitation_id: int, act
                                        habilitation_id=row.id))
     session.flush()
     if not others and row.manages_realm_role:
-        directory.remove_realm_role(row.subject, row.role)
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        if not others and row.manages_realm_role:
-            directory.add_realm_role(row.subject, row.role)
-        raise
+        subject, role = row.subject, row.role
+        directory.remove_realm_role(subject, role)
+        on_rollback(session, lambda: directory.add_realm_role(subject, role))
     return revoked

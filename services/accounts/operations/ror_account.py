@@ -43,15 +43,14 @@ def create_ror_account(session: Session, actor: Actor,
     session.add(account)
     try:
         session.flush()  # a concurrent creation waits on the unique index, then fails here
-    except IntegrityError as exc:
-        session.rollback()
+    except IntegrityError as exc:  # the entrypoint rolls the transaction back
         raise Conflict(ROR_ACCOUNT_EXISTS, {"rpps": "a ROR account exists for this RPPS"}) from exc
-    # attach_owner is idempotent (offers contract): a failed commit below is safely retried by the user.
+    # attach_owner is idempotent (offers contract): a failed commit is safely retried by the user.
     account.offer_ids = list(attach_owner(region, actor.rpps, actor.subject, actor.username) or [])
     record(session, Outbox, make_event("accounts.ror_account_created", region, actor.username,
                                        rpps=actor.rpps, subject=actor.subject, username=actor.username,
                                        offer_ids=account.offer_ids))
-    session.commit()
+    session.flush()
     return account_dict(account)
 
 

@@ -278,18 +278,19 @@ class FinessRun:
         if not batch:
             return
         try:
-            self._write(batch)
+            self._commit(batch)
         except DatabaseRefusal:
             # one bad row must not cost the batch: write ET by ET, reject what the database refuses
             self.store.rollback()
             for et in batch:
                 try:
-                    self._write([et])
+                    self._commit([et])
                 except DatabaseRefusal as exc:
                     self.store.rollback()
                     self.report.reject(et.line, f"refusée par la base : {str(exc).splitlines()[0]}", kept=True)
 
-    def _write(self, batch: list[Establishment]) -> None:
+    def _commit(self, batch: list[Establishment]) -> None:
+        """One batch, one commit (this driver is the command's entrypoint); counted once committed."""
         entities: dict[str, dict] = {}
         for et in batch:  # the EJ's stand-in name is its first ET's
             entities.setdefault(et.finess_ej, et.legal_entity_row())

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from services.common.regions import get_region
 from services.offers.importers.professions import DescribedProfession, professions_for
@@ -63,6 +63,9 @@ from services.offers.importers.validation import (
     normalise_phone,
     rpps_error,
 )
+
+if TYPE_CHECKING:  # the parsers stay importable without the database layer
+    from services.offers.importers.store import Outcome
 
 # our name -> header of the official extract
 COLUMNS: dict[str, str] = {
@@ -418,22 +421,60 @@ class LineParser:
 
 
 def write_batch(store, activities: list[Activity], report: ImportReport) -> None:
-    """Write one batch; if the database refuses it, write its lines one by one and reject the
-    lines it refuses (with their number and the database's reason) instead of stopping."""
+    """The import's unit of work (the entrypoint of the command: one commit per batch). If the
+    database refuses the batch, write its lines one by one and reject the lines it refuses (with
+    their number and the database's reason) instead of stopping."""
     try:
-        _write_batch(store, activities, report)
+        _commit_batch(store, activities, report)
     except DatabaseRefusal:
         store.rollback()
         for activity in activities:
             try:
-                _write_batch(store, [activity], report)
+                _commit_batch(store, [activity], report)
             except DatabaseRefusal as exc:
                 store.rollback()
                 report.reject(activity.line, f"refusée par la base : {str(exc).splitlines()[0]}", kept=True)
 
 
-def _write_batch(store, activities: list[Activity], report: ImportReport) -> None:
-    """Upsert professionals, sites, units and offers of one batch, then commit."""
+def _commit_batch(store, activities: list[Activity], report: ImportReport) -> None:
+    written = upsert_batch(store, activities)
+    store.commit()
+    written.count(report)  # counted once committed: a refused batch counts nothing
+
+
+@dataclass
+class WrittenBatch:
+    """What one batch's upserts did, by natural key (see services.offers.importers.store.Outcome)."""
+
+    professionals: dict[str, Activity]
+    sites: dict[str, Activity]
+    units: dict[str, Activity]
+    pro: Outcome
+    site: Outcome
+    unit: Outcome
+    offer: Outcome
+
+    def count(self, report: ImportReport) -> None:
+        units = self.units
+        for name, outcome, total in (("professionnels", self.pro, len(self.professionals)),
+                                     ("sites", self.site, len(self.sites)), ("unités", self.unit, len(units)),
+                                     ("offres", self.offer, len(units))):
+            for key, n in outcome.counts(total).items():
+                report.entity(name, key, n)
+        # headline: one outcome per offer (what the professional will see)
+        for key, a in units.items():
+            unit_id = self.unit.ids[key]
+            if key in self.unit.created or unit_id in self.offer.created:
+                report.outcome("created")
+            elif (unit_id in self.offer.updated or key in self.unit.updated or a.site_key in self.site.updated
+                  or a.rpps in self.pro.updated):
+                report.outcome("updated")
+            else:
+                report.outcome("unchanged")
+
+
+def upsert_batch(store, activities: list[Activity]) -> WrittenBatch:
+    """Upsert professionals, sites, units and offers of one batch (the caller commits)."""
     from services.offers.importers.store import dumps
 
     # one row per natural key (a later line of the same batch wins)
@@ -445,22 +486,7 @@ def _write_batch(store, activities: list[Activity], report: ImportReport) -> Non
     site = store.upsert_rpps_sites([a.site_row() for a in sites.values()])
     unit = store.upsert_rpps_units([a.unit_row(site.ids[a.site_key]) for a in units.values()])
     offer = store.upsert_offers([a.offer_row(unit.ids[k], dumps) for k, a in units.items()])
-    store.commit()
-
-    for name, outcome, total in (("professionnels", pro, len(professionals)), ("sites", site, len(sites)),
-                                 ("unités", unit, len(units)), ("offres", offer, len(units))):
-        for key, n in outcome.counts(total).items():
-            report.entity(name, key, n)
-    # headline: one outcome per offer (what the professional will see)
-    for key, a in units.items():
-        unit_id = unit.ids[key]
-        if key in unit.created or unit_id in offer.created:
-            report.outcome("created")
-        elif (unit_id in offer.updated or key in unit.updated or a.site_key in site.updated
-              or a.rpps in pro.updated):
-            report.outcome("updated")
-        else:
-            report.outcome("unchanged")
+    return WrittenBatch(professionals, sites, units, pro, site, unit, offer)
 
 
 def import_rpps(path: str | Path, region: str, url: str | None = None, *, batch_size: int = 2000,
