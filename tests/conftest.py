@@ -52,8 +52,9 @@ def private_broker():
     """A RabbitMQ node of this test session's own (its own node name, ports and files), for the tests
     that stop or restart the broker: never the shared one. See tests/brokers.py for how to use it."""
     from services.common.config import var_dir
-    from tests.brokers import PrivateBroker
+    from tests.brokers import PrivateBroker, reap_orphans
 
+    reap_orphans(var_dir() / "test-brokers")
     broker = PrivateBroker(var_dir() / "test-brokers", re.sub(r"[^A-Za-z0-9_]", "_", f"{TEST_VHOST}_{os.getpid()}"))
     broker.start()
     yield broker
