@@ -27,6 +27,7 @@ from services.common.events import make_event
 from services.offers import steps
 from services.offers.access import can_edit, require_editor, same_owner
 from services.offers.drafts import draft_of, missing_for_publication
+from services.offers.fhir import national
 from services.offers.models import Offer, Outbox
 from services.offers.views import published_content
 
@@ -99,6 +100,7 @@ def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) 
     outbox.record(session, Outbox, make_event(
         "offers.published", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
         version=offer.version, published_at=now.isoformat(), content=published_content(offer)))
+    national.enqueue_offer(session, offer)  # the national ROR gets it through the same transaction
     return offer
 
 
@@ -115,6 +117,7 @@ def unpublish(session: Session, offer: Offer, actor: Actor, if_match: str | None
     outbox.record(session, Outbox, make_event(
         "offers.unpublished", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
         version=offer.version))
+    national.enqueue_offer(session, offer)
     return offer
 
 
