@@ -28,9 +28,10 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, 
 from services.common.events import make_event
 from services.common.outbox import utcnow
 from services.common.regions import REGIONS, get_region, support_desk
+from services.common.roles import SUPPORT_ROLES
 
 ACTIVE = ("new", "open", "pending_requester", "pending_expert")
-AGENT_ROLES = frozenset({"support_agent", "region_admin"})
+AGENT_ROLES = SUPPORT_ROLES  # services.common.roles
 AGENT, REQUESTER, EXPERT, SYSTEM = "agent", "requester", "expert", "system"
 
 # The state machine, one declared table: (action, from) -> (to, who may do it). `None` = unchanged.

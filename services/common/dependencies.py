@@ -15,7 +15,7 @@ from nameko.standalone.events import event_dispatcher
 from psycogreen.eventlet import patch_psycopg
 
 from services.common import outbox
-from services.common.db import database_url, session_factory
+from services.common.db import commit, database_url, rollback, session_factory
 from services.common.errors import ALL_ERRORS
 from services.common.events import split_event_type
 
@@ -30,7 +30,8 @@ patch_psycopg()
 
 
 class Database(DependencyProvider):
-    """Injects a SQLAlchemy Session; closed (rolled back if uncommitted) when the worker ends.
+    """Injects a SQLAlchemy Session. The entrypoint commits (`services.common.db.commit` /
+    `transaction`); whatever it left uncommitted is rolled back, and compensated, when the worker ends.
 
     `Database(read_only=True)`: a session for the read entrypoints, on autocommit connections that
     PostgreSQL keeps read-only (services.common.db.get_engine): no BEGIN/ROLLBACK round trips per read.
@@ -40,11 +41,6 @@ class Database(DependencyProvider):
         self.read_only = read_only
 
     def setup(self):
-        # psycopg2 blocks the whole process unless it waits through eventlet: with psycogreen, a
-        # worker waiting on PostgreSQL lets the others run (concurrent searches use both cores).
-        from psycogreen.eventlet import patch_psycopg
-
-        patch_psycopg()
         self.url = database_url(self.container.config)
         self.factory = session_factory(self.url, self.read_only)
 
@@ -62,7 +58,10 @@ class Database(DependencyProvider):
     def worker_teardown(self, worker_ctx):
         session = self._sessions.pop(worker_ctx, None)
         if session is not None:
-            session.close()
+            try:
+                rollback(session)
+            finally:
+                session.close()
 
 
 class OutboxRelay(DependencyProvider):
@@ -101,7 +100,9 @@ class OutboxRelay(DependencyProvider):
     def flush(self) -> int:
         session = self.factory()
         try:
-            return outbox.relay(session, self.outbox_cls, self._publish)
+            sent = outbox.relay(session, self.outbox_cls, self._publish)
+            commit(session)  # the relay's own unit of work: rows marked published (or their failure)
+            return sent
         except Exception:
             log.exception("outbox relay failed")
             session.rollback()

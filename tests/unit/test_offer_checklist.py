@@ -1,7 +1,7 @@
 """The owner's checklist (missing_for_publication) is computed once per draft content and day: an owner
 reading an unchanged draft does not re-validate the six steps (issue 7)."""
 
-from services.offers import lifecycle, steps
+from services.offers import drafts, steps
 from services.offers.models import Offer
 
 
@@ -14,16 +14,16 @@ def test_an_unchanged_draft_is_validated_once(monkeypatch):
         return real(step, data, **kwargs)
 
     monkeypatch.setattr(steps, "validate_step", counting)
-    monkeypatch.setattr(lifecycle, "_CHECKLISTS", {})  # not what earlier tests computed
+    monkeypatch.setattr(drafts, "_CHECKLISTS", {})  # not what earlier tests computed
     draft = {"steps": {"national": {"acknowledged": True}}, "validated": ["national"]}
     offer = Offer(id=1, version=3, draft=draft)
-    first = lifecycle.missing_for_publication(offer)
+    first = drafts.missing_for_publication(offer)
     assert "steps.description" in first and "steps.national" not in first
     validated = len(calls)
     assert validated >= 1
     first["steps.description"] = "changed by a caller"
-    assert lifecycle.missing_for_publication(Offer(id=2, version=9, draft=draft)) != first
+    assert drafts.missing_for_publication(Offer(id=2, version=9, draft=draft)) != first
     assert len(calls) == validated  # same content: nothing validated again
 
     offer.draft = {"steps": {}, "validated": []}  # another content: checked
-    assert "steps.national" in lifecycle.missing_for_publication(offer)
+    assert "steps.national" in drafts.missing_for_publication(offer)
