@@ -1,0 +1,57 @@
+"""Test helpers of the dossiers collaboratifs: a fresh CPTS (EJ → EG) per test with an habilitation for a
+demo user, and the bodies of the CPTS guide's sheets."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+
+from services.common.db import session_scope
+from services.offers.models import Structure
+
+CPTS_UNIT_TYPE = "ROR-UO-CPTS"
+# "Coordination de soins non-programmés", "Orientation vers un médecin traitant acceptant de nouveaux patients"
+CPTS_ACTIVITIES = ["475", "471"]
+
+EG_CONTACTS = {"phone": "0139633000", "email": "contact@cpts-test.example.fr",
+               "website": "https://www.cpts-test.example.fr"}
+
+
+def cpts_unit_data(name: str) -> dict:
+    return {
+        "name": name,
+        "email": "cpts@grandversailles.example.fr",
+        "description": {"age_min": 0, "age_max": 150, "operational_activities": CPTS_ACTIVITIES},
+        "modalities": {"intervention_communes": ["78646", "78117", "78620"]},  # Versailles, Buc, Toussus
+        "contacts": {"contacts": [{"channel": "email", "purpose": "Secrétariat - Accueil",
+                                   "value": "cpts@grandversailles.example.fr", "visibility": "public"},
+                                  {"channel": "phone", "value": "0139000000", "visibility": "professional"}]},
+    }
+
+
+def new_cpts(db_url: str, region: str = "idf", name: str | None = None) -> dict:
+    """A CPTS as the répertoire knows it before its first description: EJ → EG, no unit."""
+    key = uuid.uuid4().hex[:8]
+    name = name or f"CPTS TEST {key.upper()}"
+    with session_scope(db_url) as session:
+        ej = Structure(region=region, kind="legal_entity", source="ror", source_key=f"test:cpts-ej:{key}",
+                       name=name, discipline="VIL", departement="78", commune_insee="78646")
+        session.add(ej)
+        session.flush()
+        eg = Structure(region=region, kind="site", parent_id=ej.id, source="ror", source_key=f"test:cpts-eg:{key}",
+                       name=name, type_label="CPTS", discipline="VIL", departement="78", commune_insee="78646",
+                       postal_code="78000", city="Versailles", address_line="1 AV DE PARIS")
+        session.add(eg)
+        session.flush()
+        return {"ej": ej.id, "eg": eg.id, "name": name}
+
+
+@contextmanager
+def habilitation(api, tokens, region: str, username: str, role: str, structure_id: int):
+    granted = api.post(f"/api/{region}/habilitations", token=tokens(region, "admin"),
+                       json={"username": username, "role": role, "structure_id": structure_id})
+    assert granted.status_code == 201, granted.text
+    try:
+        yield granted.json()
+    finally:
+        api.delete(f"/api/{region}/habilitations/{granted.json()['id']}", token=tokens(region, "admin"))
