@@ -8,10 +8,10 @@ import base64
 
 import eventlet
 from nameko.rpc import RpcProxy
-from nameko.rpc import rpc as nameko_rpc
 
 from services.common.actor import Actor
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc as ror_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError, Unavailable
 from services.common.health import service_health
 from services.common.regions import get_region
@@ -19,7 +19,7 @@ from services.dossiers import operations
 from services.dossiers.models import Outbox
 from services.dossiers.pdf import render_pdf
 
-rpc = nameko_rpc(expected_exceptions=RorError)
+rpc = ror_rpc(expected_exceptions=RorError)
 RPC_TIMEOUT = 20.0
 APPLY_TIMEOUT = 60.0
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
-from nameko.rpc import rpc
 
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import event_handler, rpc
 from services.common.health import service_health
 from services.common.outbox import claim
 from services.common.regions import REGIONS

@@ -4,9 +4,8 @@ Thin: each calls `structure_edits` with the worker's session and commits once.""
 
 from __future__ import annotations
 
-from nameko.rpc import rpc as nameko_rpc
-
 from services.common.actor import Actor
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, RorError
 from services.offers import structure_edits as edits
 
