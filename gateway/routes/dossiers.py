@@ -24,6 +24,10 @@ class OpenDossierSchema(Schema):
                          metadata={"description": "default « Peuplement de <EG> »"})
 
 
+class RenameSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
 class SheetSaveSchema(Schema):
     data = fields.Dict(required=True, metadata={"description": "fields of the sheet (merged into it)"})
     finalise = fields.Boolean(load_default=False,
@@ -84,6 +88,14 @@ class DossiersRoutes:
     def get_dossier(self, ctx: Context, dossier_id: int):
         """The dossier, its status, the actions open to the caller and its sheets (EG → … → UO)."""
         return _with_etag(api.call(self.dossiers, "get_dossier", ctx.region, dossier_id, ctx.actor()))
+
+    @endpoint("PUT", "/api/<region>/dossiers/<int:dossier_id>", PROFESSIONAL, request=RenameSchema, tags=TAGS)
+    def rename_dossier(self, ctx: Context, dossier_id: int):
+        """The dossier's name (« Nom * », then « Enregistrer »)."""
+        body = ctx.json(RenameSchema())
+        if_match = ctx.if_match()
+        return _with_etag(api.call(self.dossiers, "rename", ctx.region, dossier_id, body["name"], ctx.actor(),
+                                   if_match))
 
     @endpoint("PUT", "/api/<region>/dossiers/<int:dossier_id>/sheets/<int:sheet_id>", PROFESSIONAL,
               request=SheetSaveSchema, tags=TAGS)

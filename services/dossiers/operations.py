@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import outbox
@@ -49,6 +50,7 @@ CHILD_KINDS = {"eg": ("pole", "service", "uf", "uo"), "pole": ("service", "uf", 
 KIND_LABELS = {"eg": "EG", "pole": "Pôle", "service": "Service", "uf": "UF", "uo": "UO"}
 NAME_MAX = 255
 COMMENT_MAX = 4000
+LIST_MAX = 500  # most recent first
 USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,255}$")
 
 
@@ -203,7 +205,11 @@ def open_dossier(session: Session, repertoire: Repertoire, region: str, actor: A
                       status="draft", version=1, opened_by_subject=actor.subject,
                       opened_by_username=actor.username, created_at=utcnow(), updated_at=utcnow())
     session.add(dossier)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another opening won the race (unique index on open dossiers per EG)
+        session.rollback()
+        raise Conflict("Un dossier vient d'être ouvert sur cette EG", {"structure_id": structure_id}) from exc
     sheet_of: dict[int, Sheet] = {}
     for item in snap["sheets"]:
         parent = sheet_of.get(item["parent_structure_id"]) if item["parent_structure_id"] else None
@@ -334,6 +340,20 @@ def _subtree(dossier: Dossier, sheet: Sheet) -> list[Sheet]:
     return out
 
 
+def rename(session: Session, dossier: Dossier, name, actor: Actor, if_match: str | None) -> Dossier:
+    """The dossier's « Nom * » (« Enregistrer » on the dossier page)."""
+    roles = require_member(actor, dossier)
+    check_if_match(if_match, etag(dossier), "Le dossier")
+    _require_editable(dossier)
+    before = dossier.name
+    dossier.name = _clean_name(name)
+    _history(session, dossier, "rename", actor, _role_label(roles), before={"name": before},
+             after={"name": dossier.name})
+    _touch(dossier)
+    session.flush()
+    return dossier
+
+
 def remove_sheet(session: Session, dossier: Dossier, sheet_id: int, actor: Actor, if_match: str | None) -> None:
     """Mark an existing unit (and what is below it) for removal; a unit this dossier created is dropped."""
     roles = require_member(actor, dossier)
@@ -402,12 +422,15 @@ def _publish(session: Session, repertoire: Repertoire, dossier: Dossier, actor: 
     try:
         applied = repertoire.apply(dossier.region, dossier.id, dossier.structure_id, _sheets_payload(dossier),
                                    actor.to_dict())
-    except RorError as exc:
-        if isinstance(exc, Unavailable):
-            message = "Le répertoire n'a pas répondu : relancez la publication (retry)"
+    except Exception as exc:  # noqa: BLE001 - whatever failed over there was rolled back there
+        if isinstance(exc, RorError) and not isinstance(exc, Unavailable):
+            code, message, fields = exc.code, exc.message, exc.fields
+        elif isinstance(exc, Unavailable):
+            code, message, fields = exc.code, "Le répertoire n'a pas répondu : relancez la publication (retry)", {}
         else:
-            message = exc.message
-        dossier.publication_error = {"code": exc.code, "message": message, "fields": exc.fields,
+            code, message, fields = "internal", "Erreur du répertoire : relancez la publication (retry)", {
+                "detail": type(exc).__name__}
+        dossier.publication_error = {"code": code, "message": message, "fields": fields,
                                      "at": utcnow().isoformat()}
         _history(session, dossier, "publication_failed", actor, VALIDATOR, comment=message,
                  from_status=dossier.status, to_status=dossier.status)
@@ -583,7 +606,7 @@ def list_dossiers(session: Session, region: str, actor: Actor, status: str | Non
         stmt = stmt.where(Dossier.status == status)
     if actor.region != region:
         return []
-    rows = session.scalars(stmt.order_by(Dossier.id.desc())).all()
+    rows = session.scalars(stmt.order_by(Dossier.id.desc()).limit(LIST_MAX)).all()
     if actor.is_team:
         return [summary(d) for d in rows]
     mine = set(session.scalars(select(Collaborator.dossier_id).where(Collaborator.username == actor.username)))

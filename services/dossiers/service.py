@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 
 import eventlet
+from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from services.common.actor import Actor
@@ -41,8 +42,11 @@ class OffersRepertoire:
         self.proxy = proxy
 
     def _call(self, method: str, *args, timeout: float = RPC_TIMEOUT):
-        with eventlet.Timeout(timeout, Unavailable("Le service du répertoire ne répond pas")):
-            return getattr(self.proxy, method)(*args)
+        try:
+            with eventlet.Timeout(timeout, Unavailable("Le service du répertoire ne répond pas")):
+                return getattr(self.proxy, method)(*args)
+        except UnknownService as exc:
+            raise Unavailable("Le service du répertoire n'est pas démarré", {"offers": str(exc)}) from exc
 
     def snapshot(self, region, structure_id):
         return self._call("structure_snapshot", region, structure_id)
@@ -105,6 +109,12 @@ class DossiersService:
                    if_match: str | None) -> dict:
         dossier, who, _ = self._write(region, dossier_id, actor, lambda d, who: operations.save_sheet(
             self.db, self._repertoire(), d, int(sheet_id), data, finalise, who, if_match))
+        return self._view(dossier, who)
+
+    @rpc
+    def rename(self, region: str, dossier_id: int, name, actor: dict, if_match: str | None) -> dict:
+        dossier, who, _ = self._write(region, dossier_id, actor, lambda d, who: operations.rename(
+            self.db, d, name, who, if_match))
         return self._view(dossier, who)
 
     @rpc

@@ -386,8 +386,10 @@ def _republish_offer(session: Session, s: Structure, actor: Actor) -> None:
     if s.kind != "unit":
         return
     offer = _offer_of(session, s.id)
-    if offer is not None and offer.status == "published":
+    if offer is not None and offer.name != s.name:
         offer.name = s.name
+        offer.version += 1
+    if offer is not None and offer.status == "published":
         offer.version += 1
         session.flush()
         outbox.record(session, Outbox, make_event(

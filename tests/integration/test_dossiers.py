@@ -158,7 +158,14 @@ def test_a_cpts_describes_its_offer_and_the_regional_team_publishes_it(api, toke
     assert api.post("/api/idf/dossiers", token=director, json={"structure_id": cpts["eg"]}).status_code == 201
 
 
-def test_a_rejected_dossier_is_editable_again_with_its_reason_shown(api, tokens, cpts):
+def _events(db_url: str, dossier_id: int) -> dict[str, dict]:
+    with session_scope(db_url) as session:
+        rows = session.execute(text("SELECT event_type, payload FROM dossiers.outbox "
+                                    "WHERE payload->>'dossier_id' = :id ORDER BY created_at"), {"id": str(dossier_id)})
+        return {event_type: payload for event_type, payload in rows}
+
+
+def test_a_rejected_dossier_is_editable_again_with_its_reason_shown(api, tokens, cpts, db_url):
     director, validator = tokens("idf", "cpts.directeur"), tokens("idf", "validateur")
     dossier = _ready_to_send(api, tokens, _open(api, tokens, cpts["eg"]), "CPTS REJET")
     dossier = _act(api, director, dossier, "send").json()
@@ -170,6 +177,13 @@ def test_a_rejected_dossier_is_editable_again_with_its_reason_shown(api, tokens,
     dossier = resp.json()
     assert dossier["status"] == "draft"
     assert dossier["rejection_reason"] == "Territoire d'intervention incomplet"
+    # each transition is a fact; those that become e-mails name their recipients (notifications' selectors)
+    events = _events(db_url, dossier["id"])
+    assert {"dossiers.opened", "dossiers.sent", "dossiers.approved", "dossiers.rejected"} <= set(events)
+    assert {"role": "directeur", "structure_id": cpts["eg"]} in events["dossiers.sent"]["recipients"]
+    assert events["dossiers.approved"]["recipients"] == [{"role": "regional_validator", "structure_id": None}]
+    assert events["dossiers.rejected"]["recipients"] == [{"username": "cpts.directeur"}]
+    assert events["dossiers.rejected"]["reason"] == "Territoire d'intervention incomplet"
     unit = dossier["sheets"][1]
     data = cpts_unit_data("CPTS REJET")
     data["modalities"]["intervention_communes"].append("78686")  # Viroflay
@@ -187,6 +201,12 @@ def test_stale_and_missing_if_match_and_cancel(api, tokens, cpts):
     sheet = dossier["sheets"][0]
     url = f"/api/idf/dossiers/{dossier['id']}/sheets/{sheet['id']}"
     assert api.put(url, token=director, json={"data": EG_CONTACTS}).status_code == 428
+    renamed = api.put(f"/api/idf/dossiers/{dossier['id']}", token=director, json={"name": "Mise à jour 2026"},
+                      headers=_h(dossier["etag"]))
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Mise à jour 2026"
+    fresh = api.put(url, token=director, json={"data": EG_CONTACTS}, headers=_h(dossier["etag"]))
+    assert fresh.status_code == 412
+    dossier = renamed.json()
     fresh = api.put(url, token=director, json={"data": EG_CONTACTS}, headers=_h(dossier["etag"]))
     assert fresh.status_code == 200
     assert api.put(url, token=director, json={"data": EG_CONTACTS}, headers=_h(dossier["etag"])).status_code == 412

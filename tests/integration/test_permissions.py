@@ -69,6 +69,7 @@ RULES: dict[str, Rule] = {
     "open_dossier": Rule(USERS),
     "list_dossiers": Rule(USERS),
     "get_dossier": Rule(USERS),
+    "rename_dossier": Rule(USERS),
     "save_dossier_sheet": Rule(USERS),
     "create_dossier_sheet": Rule(USERS),
     "remove_dossier_sheet": Rule(USERS),
