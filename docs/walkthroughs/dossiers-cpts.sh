@@ -4,23 +4,9 @@
 # with its intervention communes and activities, finalises every sheet, sends it, approves it; validateur
 # validates; the unit is in the répertoire tree and its published offer is readable.
 # Usage: BASE=http://127.0.0.1:8000 docs/walkthroughs/dossiers-cpts.sh   (after `make up` and `ror demo load`)
-set -euo pipefail
-BASE=${BASE:-http://127.0.0.1:8000}
-KC=${ROR_KEYCLOAK_URL:-http://127.0.0.1:8080}
-PY=${PY:-.venv/bin/python}
-PASSWORD=${ROR_DEMO_PASSWORD:-RorDemo2026}
-TOTP_SECRET=${ROR_DEMO_TOTP_SECRET:-JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP}
+source "$(dirname "$0")/_common.sh"
 R=idf
-
-token() {  # token <username> [totp]
-  local extra=()
-  [ "${2:-}" = totp ] && extra=(-d "totp=$($PY -c "import pyotp; print(pyotp.TOTP('$TOTP_SECRET').now())")")
-  curl -sf "$KC/realms/ror-$R/protocol/openid-connect/token" -d grant_type=password -d client_id=ror-gateway \
-       -d scope=openid -d "username=$1" -d "password=$PASSWORD" "${extra[@]}" | jq -r .access_token
-}
-show() { echo; echo "### $*"; }
-DIR=$(token cpts.directeur totp); VAL=$(token validateur totp); ADMIN=$(token admin totp)
-H=(-H "Content-Type: application/json")
+DIR=$(token $R cpts.directeur); VAL=$(token $R validateur); ADMIN=$(token $R admin)
 
 show "the demo CPTS's EG in the répertoire (discipline VIL, département 78)"
 EG=$(curl -s "$BASE/api/$R/structures?departement=78&discipline=VIL" -H "Authorization: Bearer $DIR" |

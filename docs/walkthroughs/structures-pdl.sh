@@ -3,21 +3,9 @@
 # the demo CHU's EG phone and director, a person added to its consultation UO, the available beds of
 # its full-hospitalisation UO (history kept); adding a unit needs a dossier (403).
 # Usage: BASE=http://127.0.0.1:8000 docs/walkthroughs/structures-pdl.sh   (after `make up` and `ror demo load`)
-set -euo pipefail
-BASE=${BASE:-http://127.0.0.1:8000}
-KC=${ROR_KEYCLOAK_URL:-http://127.0.0.1:8080}
-PY=${PY:-.venv/bin/python}
-PASSWORD=${ROR_DEMO_PASSWORD:-RorDemo2026}
-TOTP_SECRET=${ROR_DEMO_TOTP_SECRET:-JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP}
+source "$(dirname "$0")/_common.sh"
 R=pdl
-token() {
-  curl -sf "$KC/realms/ror-$R/protocol/openid-connect/token" -d grant_type=password -d client_id=ror-gateway \
-       -d scope=openid -d "username=$1" -d "password=$PASSWORD" \
-       -d "totp=$($PY -c "import pyotp; print(pyotp.TOTP('$TOTP_SECRET').now())")" | jq -r .access_token
-}
-show() { echo; echo "### $*"; }
-DIR=$(token cpts.directeur); ADMIN=$(token admin)
-H=(-H "Content-Type: application/json")
+DIR=$(token $R cpts.directeur); ADMIN=$(token $R admin)
 TREE=$(curl -s "$BASE/api/$R/structures?departement=44&discipline=MCO" -H "Authorization: Bearer $DIR")
 EG=$(echo "$TREE" | jq '[.. | objects | select(.kind? == "site" and .finess? == "440000313")][0].id')
 CONS=$(echo "$TREE" | jq '[.. | objects | select(.kind? == "unit" and (.name? | startswith("Consultation")))][0].id')

@@ -13,7 +13,7 @@ from nameko.rpc import RpcProxy
 from services.common.actor import Actor
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as ror_rpc
-from services.common.errors import Forbidden, InvalidInput, RorError, Unavailable
+from services.common.errors import InvalidInput, RorError, Unavailable
 from services.common.health import service_health
 from services.common.regions import get_region
 from services.dossiers import operations
@@ -27,12 +27,7 @@ APPLY_TIMEOUT = 60.0
 
 def _actor(actor: dict | None, region: str) -> Actor:
     get_region(region)
-    if not actor:
-        raise Forbidden("Authentification requise pour cette action", {"actor": "missing"})
-    who = Actor.from_dict(actor)
-    if who.region != region:  # a token of one realm never reads or writes another region's data
-        raise Forbidden("Ce compte n'appartient pas à cette région", {"region": f"actor of {who.region}"})
-    return who
+    return Actor.in_region(actor, region)
 
 
 class OffersRepertoire:

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 from services.common.actor import Actor
 from services.common.entrypoints import rpc as nameko_rpc
-from services.common.errors import Forbidden, RorError
+from services.common.errors import RorError
 from services.offers import structure_edits as edits
 
 rpc = nameko_rpc(expected_exceptions=RorError)
 
 
 def _actor(actor: dict | None, region: str) -> Actor:
-    if not actor:
-        raise Forbidden("Authentification requise pour cette action", {"actor": "missing"})
-    who = Actor.from_dict(actor)
-    if who.region != region:  # a token of one realm never reads or writes another region's data
-        raise Forbidden("Ce compte n'appartient pas à cette région", {"region": f"actor of {who.region}"})
-    return who
+    return Actor.in_region(actor, region)
 
 
 class StructuresRpc:
