@@ -15,6 +15,7 @@ from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as ror_rpc
 from services.common.errors import InvalidInput, RorError, Unavailable
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
 from services.dossiers import operations
 from services.dossiers.models import Outbox
@@ -57,6 +58,7 @@ class DossiersService:
     name = "dossiers"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     offers = RpcProxy("offers")
 

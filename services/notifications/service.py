@@ -10,6 +10,7 @@ from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import event_handler, rpc
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.outbox import claim
 from services.common.regions import REGIONS
 from services.notifications import mailer, templates
@@ -23,6 +24,7 @@ class NotificationsService:
 
     config = Config()
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
     @rpc
