@@ -65,6 +65,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("cancel", ("draft", "finalised"), "cancelled", MANAGERS, None, "dossiers.cancelled"),
 )
 ACTIONS = tuple(dict.fromkeys(t.action for t in TRANSITIONS if t.public))
+# The two validation levels of the table, in order (a region's `validation_chain` must be this one).
+VALIDATION_CHAIN = tuple(next(iter(t.roles)) for t in TRANSITIONS if t.action in ("approve", "validate"))
 STATES = ("draft", "finalised", "sent", "approved", "validated", "published", "cancelled")
 
 

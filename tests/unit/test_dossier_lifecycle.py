@@ -81,3 +81,11 @@ def test_allowed_actions_for_a_caller():
     assert lifecycle.allowed_actions("sent", {DIRECTEUR}) == ["approve", "reject"]
     assert lifecycle.allowed_actions("sent", {VALIDATOR}) == []
     assert lifecycle.allowed_actions("approved", {VALIDATOR}) == ["validate", "reject"]
+
+
+def test_every_region_uses_the_validation_chain_of_the_table():
+    from services.common.regions import REGIONS
+
+    assert lifecycle.VALIDATION_CHAIN == ("directeur", "regional_validator")
+    for region in REGIONS.values():
+        assert region.validation_chain == lifecycle.VALIDATION_CHAIN, region.code
