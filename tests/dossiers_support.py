@@ -6,8 +6,11 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 
+from datetime import UTC, datetime
+
 from services.common.db import session_scope
-from services.offers.models import Structure
+from services.offers.models import Offer, Structure
+from services.offers.steps import STEPS, validate_step
 
 CPTS_UNIT_TYPE = "ROR-UO-CPTS"
 # "Coordination de soins non-programmés", "Orientation vers un médecin traitant acceptant de nouveaux patients"
@@ -29,8 +32,9 @@ def cpts_unit_data(name: str) -> dict:
     }
 
 
-def new_cpts(db_url: str, region: str = "idf", name: str | None = None) -> dict:
-    """A CPTS as the répertoire knows it before its first description: EJ → EG, no unit."""
+def new_cpts(db_url: str, region: str = "idf", name: str | None = None, with_unit: bool = False) -> dict:
+    """A CPTS as the répertoire knows it before its first description: EJ → EG, no unit (or one UO with a
+    published offer when `with_unit`)."""
     key = uuid.uuid4().hex[:8]
     name = name or f"CPTS TEST {key.upper()}"
     with session_scope(db_url) as session:
@@ -43,7 +47,21 @@ def new_cpts(db_url: str, region: str = "idf", name: str | None = None) -> dict:
                        postal_code="78000", city="Versailles", address_line="1 AV DE PARIS")
         session.add(eg)
         session.flush()
-        return {"ej": ej.id, "eg": eg.id, "name": name}
+        made = {"ej": ej.id, "eg": eg.id, "name": name}
+        if with_unit:
+            unit = Structure(region=region, kind="unit", parent_id=eg.id, source="ror",
+                             source_key=f"test:cpts-uo:{key}", name=f"{name} UO", discipline="VIL",
+                             departement="78", commune_insee="78646")
+            session.add(unit)
+            session.flush()
+            content = {k: validate_step(k, v) for k, v in cpts_unit_data(name).items() if k in STEPS}
+            offer = Offer(region=region, unit_id=unit.id, unit_type=CPTS_UNIT_TYPE, name=unit.name, status="published",
+                          published=content, draft={"steps": content, "validated": list(content)},
+                          published_at=datetime.now(UTC), commune_insee="78646", departement="78")
+            session.add(offer)
+            session.flush()
+            made.update(unit=unit.id, offer=offer.id)
+        return made
 
 
 @contextmanager

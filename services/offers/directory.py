@@ -93,7 +93,8 @@ def structure_tree(session: Session, region: str, departement: str | None = None
     ids = _ancestor_ids(session, descendant_ids(session, matching))
     structures: list[Structure] = []
     for chunk in _chunks(sorted(ids)):
-        structures.extend(session.scalars(select(Structure).where(Structure.id.in_(chunk))))
+        # a unit removed by a dossier stays in the table (inactive), not in the répertoire
+        structures.extend(session.scalars(select(Structure).where(Structure.id.in_(chunk), Structure.active.is_(True))))
     offers: dict[int, Offer] = {}
     unit_ids = [s.id for s in structures if s.kind == "unit"]
     for chunk in _chunks(unit_ids):

@@ -329,3 +329,62 @@ def test_contributors_comments_and_who_changed_what(api, tokens, cpts):
     assert [s["sheet_id"] for s in kine_row["last_changed_sheets"]] == [sheet["id"]]
     mine = api.get("/api/idf/dossiers", token=kine).json()
     assert dossier["id"] in [d["id"] for d in mine]
+
+
+def test_a_dossier_removes_a_unit_and_creates_a_pole_with_its_uf_and_a_consultation(api, tokens, db_url):
+    """Adding or removing units goes through a dossier: everything is applied at validation, parents first."""
+    made = new_cpts(db_url, with_unit=True)
+    director, validator = tokens("idf", "cpts.directeur"), tokens("idf", "validateur")
+    with habilitation(api, tokens, "idf", "cpts.directeur", "directeur", made["eg"]):
+        dossier = _open(api, tokens, made["eg"])
+        eg_sheet, unit_sheet = dossier["sheets"]
+        assert (unit_sheet["kind"], unit_sheet["structure_id"]) == ("uo", made["unit"])
+        assert unit_sheet["data"]["description"]["operational_activities"] == CPTS_ACTIVITIES  # copied
+
+        def post(body, etag):
+            resp = api.post(f"/api/idf/dossiers/{dossier['id']}/sheets", token=director, json=body, headers=_h(etag))
+            assert resp.status_code == 201, resp.text
+            return resp.json()["created_sheet_id"], resp.json()["etag"]
+
+        resp = api.delete(f"/api/idf/dossiers/{dossier['id']}/sheets/{unit_sheet['id']}", token=director,
+                          headers=_h(dossier["etag"]))
+        assert resp.status_code == 200, resp.text
+        removed = next(s for s in resp.json()["sheets"] if s["id"] == unit_sheet["id"])
+        assert (removed["action"], removed["status"]) == ("remove", "finalised")
+        wrong = api.post(f"/api/idf/dossiers/{dossier['id']}/sheets", token=director, headers=_h(resp.json()["etag"]),
+                         json={"parent_id": eg_sheet["id"], "kind": "eg", "name": "EG"})
+        assert wrong.status_code == 400
+        pole, etag = post({"parent_id": eg_sheet["id"], "kind": "pole", "name": "Pôle coordination"},
+                          resp.json()["etag"])
+        uf, etag = post({"parent_id": pole, "kind": "uf", "name": "UF consultations"}, etag)
+        consultation, etag = post({"parent_id": uf, "kind": "uo", "name": "Consultation de soins non programmés",
+                                   "unit_type": "ROR-UO-CS"}, etag)
+        data = cpts_unit_data("Consultation de soins non programmés")
+        data["practitioners"] = [{"last_name": "Martin", "first_name": "Louise", "profession": "Médecin",
+                                  "specialty": "Médecine générale", "convention_sector": "Secteur 1"}]
+        resp = api.put(f"/api/idf/dossiers/{dossier['id']}/sheets/{consultation}", token=director,
+                       json={"data": data, "finalise": True}, headers=_h(etag))
+        assert resp.status_code == 200, resp.text
+        resp = api.put(f"/api/idf/dossiers/{dossier['id']}/sheets/{eg_sheet['id']}", token=director,
+                       json={"data": EG_CONTACTS, "finalise": True}, headers=_h(resp.json()["etag"]))
+        resp = api.post(f"/api/idf/dossiers/{dossier['id']}/finalise", token=director, headers=_h(resp.json()["etag"]))
+        assert resp.status_code == 200 and resp.json()["status"] == "finalised", resp.text
+        dossier = _act(api, director, resp.json(), "send").json()
+        dossier = _act(api, director, dossier, "approve").json()
+        dossier = _act(api, validator, dossier, "validate").json()
+        assert dossier["status"] == "published", dossier["publication_error"]
+
+        applied = dossier["applied"]["structures"]
+        assert made["unit"] in dossier["applied"]["removed"]
+        tree = api.get("/api/idf/structures?departement=78", token=director).json()
+        eg_node = next(n for n in _walk(tree["roots"]) if n["id"] == made["eg"])
+        assert [c["kind"] for c in eg_node["children"]] == ["pole"]  # the removed unit is gone
+        pole_node = eg_node["children"][0]
+        assert pole_node["id"] == applied[str(pole)]
+        uf_node = pole_node["children"][0]
+        assert (uf_node["kind"], uf_node["id"]) == ("functional_unit", applied[str(uf)])
+        unit_node = uf_node["children"][0]
+        assert unit_node["id"] == applied[str(consultation)] and unit_node["offer"]["status"] == "published"
+        assert [p["last_name"] for p in unit_node["practitioners"]] == ["MARTIN"]
+        gone = api.get(f"/api/idf/offers/{made['offer']}")
+        assert gone.status_code == 404  # unpublished with its unit
