@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-
 from datetime import UTC, datetime
 
 from services.common.db import session_scope

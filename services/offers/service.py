@@ -15,10 +15,14 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, lifecycle, reference
+from services.offers import (
+    directory,
+    lifecycle,
+    reference,
+    structures_rpc,  # the module, not the mixin: `nameko run` runs every class it sees
+)
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
-from services.offers.structures_rpc import StructuresRpc
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -40,7 +44,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService(StructuresRpc):
+class OffersService(structures_rpc.StructuresRpc):
     name = "offers"
 
     db = Database()
