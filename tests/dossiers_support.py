@@ -42,7 +42,7 @@ def new_cpts(db_url: str, region: str = "idf", name: str | None = None, with_uni
         session.add(ej)
         session.flush()
         eg = Structure(region=region, kind="site", parent_id=ej.id, source="ror", source_key=f"test:cpts-eg:{key}",
-                       name=name, type_label="CPTS", discipline="VIL", departement="78", commune_insee="78646",
+                       name=name, type_label="CPTS (essai)", discipline="VIL", departement="78", commune_insee="78646",
                        postal_code="78000", city="Versailles", address_line="1 AV DE PARIS")
         session.add(eg)
         session.flush()
