@@ -7,6 +7,7 @@ rejection that makes a dossier editable again, the atomic publication and its re
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -388,3 +389,34 @@ def test_a_dossier_removes_a_unit_and_creates_a_pole_with_its_uf_and_a_consultat
         assert [p["last_name"] for p in unit_node["practitioners"]] == ["MARTIN"]
         gone = api.get(f"/api/idf/offers/{made['offer']}")
         assert gone.status_code == 404  # unpublished with its unit
+
+
+def test_each_step_is_mailed_once_to_the_right_people(api, tokens, cpts):
+    """sent → the structure's Directeur; approved → the region's validators; published → the contributors."""
+    pytest.importorskip("services.notifications.rendering", reason="e-mails from events come with notifications")
+    from tests.helpers import wait_for_mail
+
+    director, validator = tokens("idf", "cpts.directeur"), tokens("idf", "validateur")
+    dossier = _ready_to_send(api, tokens, _open(api, tokens, cpts["eg"]), "CPTS COURRIEL")
+    name = dossier["name"]
+    dossier = _act(api, director, dossier, "send").json()
+    dossier = _act(api, director, dossier, "approve").json()
+    dossier = _act(api, validator, dossier, "validate").json()
+    assert dossier["status"] == "published"
+
+    def mails(address: str, words: str, count: int = 1) -> list:
+        found: list = []
+        for _ in range(60):
+            found = [m for m in wait_for_mail(address, timeout=1) if name in str(m["Subject"]) and words in str(m["Subject"])]
+            if len(found) >= count:
+                break
+        return found
+
+    sent = mails("cpts.directeur@idf.ror.local", "à valider")
+    approved = mails("validateur@idf.ror.local", "validé par le Directeur")
+    published = mails("cpts.directeur@idf.ror.local", "publié")
+    assert len(sent) == 1 and len(approved) == 1 and len(published) == 1
+    body = published[0].get_body(preferencelist=("plain",)).get_content()
+    assert "Répertoire du ROR" in body and "01 83 76 30 31" in body  # the region's support in the footer
+    time.sleep(3)  # a redelivery would come now: still once each
+    assert len(mails("cpts.directeur@idf.ror.local", "à valider")) == 1
