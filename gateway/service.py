@@ -13,6 +13,7 @@ from gateway import api
 from gateway.api import Reply
 from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
+from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.dossiers import DossiersRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
@@ -25,7 +26,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes):
     name = "gateway"
 
     config = Config()

@@ -15,6 +15,9 @@ EVENT_TYPES = (
     "dossiers.validated", "dossiers.rejected", "dossiers.published", "dossiers.cancelled",
     "dossiers.publication_failed",
     "anomalies.declared", "anomalies.ticket_created", "anomalies.ticket_status_changed",
+    "anomalies.status_changed", "anomalies.ticket_replied", "anomalies.ticket_assigned",
+    "anomalies.ticket_expert_requested", "anomalies.ticket_expert_answered",
+    "anomalies.ticket_sla_warning", "anomalies.ticket_sla_breached",
     "notifications.update_reminder_due",
 )
 

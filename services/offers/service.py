@@ -15,12 +15,7 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import (
-    directory,
-    lifecycle,
-    reference,
-    structures_rpc,  # the module, not the mixin: `nameko run` runs every class it sees
-)
+from services.offers import directory, lifecycle, quality_rpc, reference, structures_rpc
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 
@@ -44,7 +39,9 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService(structures_rpc.StructuresRpc):
+# Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
+# module that has entrypoints, and a mixin (no `name`) must not be one of them.
+class OffersService(quality_rpc.QualityRpc, structures_rpc.StructuresRpc):
     name = "offers"
 
     db = Database()
