@@ -9,9 +9,11 @@ from marshmallow import Schema, fields, validate
 
 from gateway import api
 from gateway.api import PROFESSIONAL, Context, Reply, endpoint
+from services.common.db import ROW_ID_MAX
 from services.common.errors import Forbidden
 
 TAGS = ("dossiers",)
+ROW_ID = validate.Range(1, ROW_ID_MAX, error="Identifiant inconnu.")
 STRUCTURE_TAGS = ("structures",)
 DOSSIER_NEEDED = ("Ajouter ou supprimer un pôle, un service, une UF ou une UO passe par un dossier "
                   "collaboratif : ouvrez-en un sur l'EG (POST /api/{region}/dossiers) ou contactez "
@@ -19,7 +21,7 @@ DOSSIER_NEEDED = ("Ajouter ou supprimer un pôle, un service, une UF ou une UO p
 
 
 class OpenDossierSchema(Schema):
-    structure_id = fields.Integer(required=True, strict=True, metadata={"description": "the EG"})
+    structure_id = fields.Integer(required=True, strict=True, validate=ROW_ID, metadata={"description": "the EG"})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=255),
                          metadata={"description": "default « Peuplement de <EG> »"})
 
@@ -35,7 +37,7 @@ class SheetSaveSchema(Schema):
 
 
 class SheetCreateSchema(Schema):
-    parent_id = fields.Integer(required=True, strict=True)
+    parent_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
     kind = fields.String(required=True, validate=validate.OneOf(("pole", "service", "uf", "uo")))
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     unit_type = fields.String(load_default=None, metadata={"description": "type d'UO, first (required for a UO)"})
@@ -54,7 +56,7 @@ class CollaboratorSchema(Schema):
 
 class CommentSchema(Schema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    sheet_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    sheet_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=ROW_ID)
 
 
 class DossierListQuerySchema(Schema):
@@ -63,7 +65,7 @@ class DossierListQuerySchema(Schema):
 
 
 class CommentQuerySchema(Schema):
-    sheet_id = fields.Integer(load_default=None)
+    sheet_id = fields.Integer(load_default=None, validate=ROW_ID)
 
 
 def _with_etag(dossier: dict, status: int = 200) -> Reply:

@@ -12,6 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.config import setting
 
+# Row ids are PostgreSQL `integer`: a larger id from a URL or a body names no row (and must not reach SQL,
+# which would refuse it with an error instead of "not found").
+ROW_ID_MAX = 2**31 - 1
+
+
+def is_row_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ROW_ID_MAX
+
 
 @cache
 def get_engine(url: str) -> Engine:

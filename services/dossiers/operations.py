@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.common import outbox
 from services.common.actor import Actor
+from services.common.db import is_row_id
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RorError, Unavailable
 from services.common.etag import check_if_match, make_etag
 from services.common.events import make_event
@@ -118,6 +119,8 @@ def _role_label(roles: set[str]) -> str | None:
 
 
 def load_dossier(session: Session, region: str, dossier_id: int, for_update: bool = False) -> Dossier:
+    if not is_row_id(dossier_id):
+        raise NotFound("Dossier introuvable", {"dossier_id": f"no dossier {dossier_id}"})
     stmt = select(Dossier).where(Dossier.id == dossier_id, Dossier.region == region)
     if for_update:
         stmt = stmt.with_for_update()

@@ -11,9 +11,10 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from services.common.actor import Actor
+from services.common.db import is_row_id
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as ror_rpc
-from services.common.errors import InvalidInput, RorError, Unavailable
+from services.common.errors import InvalidInput, NotFound, RorError, Unavailable
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
@@ -86,6 +87,8 @@ class DossiersService:
         structure_id = data.get("structure_id") if isinstance(data, dict) else None
         if isinstance(structure_id, bool) or not isinstance(structure_id, int):
             raise InvalidInput("EG obligatoire", {"structure_id": "Champ obligatoire (identifiant de l'EG)."})
+        if not is_row_id(structure_id):
+            raise NotFound("Structure introuvable", {"structure_id": structure_id})
         dossier = operations.open_dossier(self.db, self._repertoire(), region, who, structure_id, data.get("name"))
         self.db.commit()
         return self._view(dossier, who)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.common import outbox
 from services.common.actor import Actor
+from services.common.db import is_row_id
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.etag import check_if_match, make_etag
 from services.common.events import make_event
@@ -250,6 +251,8 @@ def _unit_parts(data: dict, unit_type: str | None) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ access and views
 
 def load_structure(session: Session, region: str, structure_id: int, for_update: bool = False) -> Structure:
+    if not is_row_id(structure_id):
+        raise NotFound("Structure introuvable", {"structure_id": f"no structure {structure_id}"})
     stmt = select(Structure).where(Structure.id == structure_id, Structure.region == region)
     if for_update:
         stmt = stmt.with_for_update()
@@ -502,7 +505,8 @@ def remove_practitioner(session: Session, s: Structure, attachment_id: int, acto
     require_structure_editor(session, actor, s)
     check_if_match(if_match, structure_etag(s))
     row = session.scalar(select(PractitionerAttachment).where(PractitionerAttachment.id == attachment_id,
-                                                              PractitionerAttachment.unit_id == s.id))
+                                                              PractitionerAttachment.unit_id == s.id)) \
+        if is_row_id(attachment_id) else None
     if row is None:
         raise NotFound("Personne non rattachée à cette unité", {"practitioner_id": attachment_id})
     session.delete(row)

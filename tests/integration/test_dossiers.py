@@ -421,3 +421,17 @@ def test_each_step_is_mailed_once_to_the_right_people(api, tokens, cpts):
     assert "Répertoire du ROR" in body and "01 83 76 30 31" in body  # the region's support in the footer
     # a redelivered event would bring a second mail within seconds: still once each
     assert len(mails("cpts.directeur@idf.ror.local", "à valider", count=2, within=5)) == 1
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/api/idf/dossiers/99999999999999999999", None),
+    ("GET", "/api/idf/dossiers/4294967296/history", None),
+    ("POST", "/api/idf/dossiers", {"structure_id": 2**63}),
+    ("GET", "/api/idf/structures/99999999999999999999", None),
+    ("PUT", "/api/idf/structures/4294967296", {"phone": "0130630630"}),
+    ("DELETE", "/api/idf/structures/1/practitioners/99999999999999999999", None),
+])
+def test_ids_beyond_the_database_range_are_not_found_not_errors(api, tokens, method, path, body):
+    resp = api.request(method, path, token=tokens("idf", "cpts.directeur"), json=body, headers={"If-Match": '"x"'})
+    assert resp.status_code in (400, 403, 404), resp.text
+    assert resp.json()["error"]["code"] in ("not_found", "invalid_input", "forbidden")
