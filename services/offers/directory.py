@@ -147,7 +147,8 @@ def national_professionals(session: Session, region: str, rpps: str | None = Non
 
     One page of `limit`, in RPPS order; the next page starts after the last RPPS of this one
     (a whole region is tens of thousands of professionals)."""
-    stmt = select(Professional).where(Professional.region == region)
+    # persons added by name to a consultation (no RPPS) are not national professionals
+    stmt = select(Professional).where(Professional.region == region, Professional.rpps.is_not(None))
     if rpps:
         stmt = stmt.where(Professional.rpps == rpps)
     if profession_code:
