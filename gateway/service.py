@@ -15,6 +15,7 @@ from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.dossiers import DossiersRoutes
+from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
@@ -26,7 +27,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes):
     name = "gateway"
 
     config = Config()

@@ -27,6 +27,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.etag import check_if_match, make_etag
 from services.common.events import make_event
 from services.offers import lifecycle, reference, steps
+from services.offers.fhir import national
 from services.offers.models import (
     CAPACITY_TYPES,
     Capacity,
@@ -330,12 +331,14 @@ def view_structure(session: Session, s: Structure) -> dict:
 # ------------------------------------------------------------------ in-place edits (PDL guide §3)
 
 def _touched(session: Session, s: Structure, actor: Actor, change: str, **data) -> None:
+    """An in-place edit is published at once: its event, and the national ROR's copy (same transaction)."""
     s.version = (s.version or 1) + 1
     s.updated_at = utcnow()
     session.flush()
     outbox.record(session, Outbox, make_event(
         "offers.structure_updated", s.region, actor.subject, structure_id=s.id, kind=s.kind, change=change,
         version=s.version, **data))
+    national.enqueue_structure(session, s.id)
 
 
 def _apply_admin(s: Structure, cleaned: dict) -> None:
@@ -369,8 +372,8 @@ def update_admin(session: Session, s: Structure, data, actor: Actor, if_match: s
     before = _admin_of(s)
     _apply_admin(s, {k: cleaned.get(k) for k in data})
     changed = sorted(k for k in data if before.get(k) != getattr(s, k))
+    _republish_offer(session, s, actor)  # first: the national copy below takes the offer as renamed
     _touched(session, s, actor, "administrative", fields=changed)
-    _republish_offer(session, s, actor)
     return s
 
 
@@ -741,6 +744,7 @@ def apply_dossier(session: Session, region: str, dossier_id: int, site_id: int, 
                     outbox.record(session, Outbox, make_event(
                         "offers.unpublished", region, actor.subject, offer_id=offer.id, unit_id=offer.unit_id,
                         version=offer.version))
+                    national.enqueue_offer(session, offer)
                 applied["removed"].append(row.id)
                 session.flush()
                 outbox.record(session, Outbox, make_event(
@@ -786,5 +790,10 @@ def apply_dossier(session: Session, region: str, dossier_id: int, site_id: int, 
             version=s.version, dossier_id=dossier_id))
         if kind == "uo":
             applied["offers"].append(_apply_unit(session, s, sheet, content, actor, now).id)
+    # The national ROR gets every structure touched (inactive ones included) and the published offers,
+    # in this same transaction: all of the dossier, or nothing.
+    session.flush()
+    for structure_id in dict.fromkeys(applied["created"] + applied["updated"] + applied["removed"]):
+        national.enqueue_structure(session, structure_id)
     applied["structures"] = {str(k): v for k, v in structure_of.items()}
     return applied

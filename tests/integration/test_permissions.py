@@ -90,6 +90,10 @@ RULES: dict[str, Rule] = {
     "set_structure_capacities": Rule(USERS),
     "create_structure": Rule(frozenset()),  # adding / removing units needs a dossier: 403 for everyone
     "delete_structure": Rule(frozenset()),
+    # FHIR read API (public; a token of the region adds the professionals' contacts)
+    "fhir_metadata": Rule(EVERYONE),
+    "fhir_search": Rule(EVERYONE),
+    "fhir_read": Rule(EVERYONE),
     # anomalies and support desk (who sees which anomaly / ticket is decided by the service: see
     # tests/integration/test_support_desk.py)
     "declare_anomaly": Rule(EVERYONE),
