@@ -38,6 +38,7 @@ from services.offers.models import (
     Professional,
     Structure,
 )
+from services.offers.search import index as search_index
 
 # Sheet kinds of a dossier (the guides' codes) and the structure kinds they stand for.
 SHEET_KINDS = {"eg": "site", "pole": "pole", "service": "service", "uf": "functional_unit", "uo": "unit"}
@@ -339,6 +340,7 @@ def _touched(session: Session, s: Structure, actor: Actor, change: str, **data) 
         "offers.structure_updated", s.region, actor.subject, structure_id=s.id, kind=s.kind, change=change,
         version=s.version, **data))
     national.enqueue_structure(session, s.id)
+    search_index.refresh_structure(session, s.id)  # the search index follows in the same transaction
 
 
 def _apply_admin(s: Structure, cleaned: dict) -> None:
@@ -790,10 +792,12 @@ def apply_dossier(session: Session, region: str, dossier_id: int, site_id: int, 
             version=s.version, dossier_id=dossier_id))
         if kind == "uo":
             applied["offers"].append(_apply_unit(session, s, sheet, content, actor, now).id)
-    # The national ROR gets every structure touched (inactive ones included) and the published offers,
-    # in this same transaction: all of the dossier, or nothing.
+    # The national ROR gets every structure touched (inactive ones included) and the published offers, and
+    # the search index shows them, in this same transaction: all of the dossier, or nothing.
     session.flush()
-    for structure_id in dict.fromkeys(applied["created"] + applied["updated"] + applied["removed"]):
+    touched = list(dict.fromkeys(applied["created"] + applied["updated"] + applied["removed"]))
+    for structure_id in touched:
         national.enqueue_structure(session, structure_id)
+    search_index.refresh_structures(session, touched)  # and the search index
     applied["structures"] = {str(k): v for k, v in structure_of.items()}
     return applied

@@ -142,6 +142,8 @@ def test_a_cpts_describes_its_offer_and_the_regional_team_publishes_it(api, toke
     assert [a["code"] for a in offer["published"]["description"]["operational_activities"]] == CPTS_ACTIVITIES
     assert {c["code"] for c in offer["published"]["modalities"]["intervention_communes"]} == {"78646", "78117",
                                                                                               "78620"}
+    found = api.get("/api/idf/search", params={"q": "CPTS TEST UNITE", "where": "Versailles"}).json()
+    assert node["offer"]["id"] in [r.get("offer_id") for r in found["results"]], found  # indexed at publication
     eg = api.get(f"/api/idf/structures/{cpts['eg']}", token=director).json()
     assert (eg["phone"], eg["email"]) == (EG_CONTACTS["phone"], EG_CONTACTS["email"])
 

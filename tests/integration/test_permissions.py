@@ -90,6 +90,16 @@ RULES: dict[str, Rule] = {
     "set_structure_capacities": Rule(USERS),
     "create_structure": Rule(frozenset()),  # adding / removing units needs a dossier: 403 for everyone
     "delete_structure": Rule(frozenset()),
+    # search and répertoire
+    "search": Rule(EVERYONE),
+    "search_geojson": Rule(EVERYONE),
+    "search_export": Rule(USERS),
+    "search_suggest": Rule(EVERYONE),
+    "repertoire_legal_entities": Rule(USERS),
+    "list_favourites": Rule(USERS),
+    "get_favourite": Rule(USERS),
+    "add_favourite": Rule(USERS),
+    "remove_favourite": Rule(USERS),
     # FHIR read API (public; a token of the region adds the professionals' contacts)
     "fhir_metadata": Rule(EVERYONE),
     "fhir_search": Rule(EVERYONE),

@@ -1,14 +1,14 @@
 """structure edits: structure version and director name, capacity history, persons without RPPS
 
 Revision ID: b7e1d2c3a4f5
-Revises: d78e7229869c
+Revises: a9c4e1f0b2d7
 Create Date: 2026-11-30 21:30:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = 'b7e1d2c3a4f5'
-down_revision = 'd78e7229869c'
+down_revision = 'a9c4e1f0b2d7'
 branch_labels = None
 depends_on = None
 
