@@ -141,6 +141,11 @@ class PractitionerSchema(steps.StepSchema):
                 raise ValidationError(errors)
 
 
+def _text(messages) -> str:
+    """A list of marshmallow messages (or one) as one line."""
+    return " ".join(map(str, messages)) if isinstance(messages, list | tuple) else str(messages)
+
+
 def _flatten(messages, prefix: str = "") -> dict:
     """marshmallow / InvalidInput messages as {"a.b": "message"} (one level per nested key)."""
     out: dict = {}
@@ -148,7 +153,7 @@ def _flatten(messages, prefix: str = "") -> dict:
         for key, value in messages.items():
             out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     else:
-        out[prefix or "_schema"] = lifecycle._as_text(messages)
+        out[prefix or "_schema"] = _text(messages)
     return out
 
 
@@ -223,7 +228,7 @@ def _unit_parts(data: dict, unit_type: str | None) -> tuple[dict, dict]:
         messages = reference.code_errors("care_modes", [data["care_mode"]]) \
             if isinstance(data["care_mode"], str) else ["Texte attendu."]
         if messages:
-            errors["care_mode"] = lifecycle._as_text(messages)
+            errors["care_mode"] = _text(messages)
         else:
             cleaned["care_mode"] = data["care_mode"]
     if "practitioners" in data:
@@ -314,8 +319,8 @@ def view_structure(session: Session, s: Structure) -> dict:
         out.update({
             "offer": ({"id": offer.id, "status": offer.status, "unit_type": offer.unit_type,
                        "unit_type_label": reference.label_of("unit_types", offer.unit_type)} if offer else None),
-            "operational_activities": lifecycle._labelled("operational_activities",
-                                                          description.get("operational_activities")),
+            "operational_activities": [{"code": code, "label": reference.label_of("operational_activities", code)}
+                                       for code in description.get("operational_activities") or []],
             "practitioners": _practitioners(session, s.id),
             "capacities": [{"type": k, "label": CAPACITY_TYPES.get(k, k), "count": v}
                            for k, v in sorted(_capacities(session, s.id).items())],
