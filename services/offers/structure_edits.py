@@ -26,7 +26,7 @@ from services.common.db import is_row_id
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.etag import check_if_match, make_etag
 from services.common.events import make_event
-from services.offers import lifecycle, reference, steps
+from services.offers import access, reference, steps, views
 from services.offers.fhir import national
 from services.offers.models import (
     CAPACITY_TYPES,
@@ -271,8 +271,8 @@ def load_structure(session: Session, region: str, structure_id: int, for_update:
 
 def require_structure_editor(session: Session, actor: Actor, structure: Structure) -> list[int]:
     """The structure's lineage when `actor` is directeur or structure editor on it or an ancestor."""
-    ids = lifecycle.lineage(session, structure.id)
-    if actor.region != structure.region or not actor.has_role_on(lifecycle.EDITOR_ROLES, ids):
+    ids = access.lineage(session, structure.id)
+    if actor.region != structure.region or not actor.has_role_on(access.EDITOR_ROLES, ids):
         raise Forbidden("Vous n'avez pas d'habilitation sur cette structure",
                         {"structure_id": "requires directeur or structure_editor on it or an ancestor"})
     return ids
@@ -408,7 +408,7 @@ def _republish_offer(session: Session, s: Structure, actor: Actor) -> None:
         outbox.record(session, Outbox, make_event(
             "offers.published", offer.region, actor.subject, offer_id=offer.id, unit_id=offer.unit_id,
             version=offer.version, published_at=(offer.published_at or utcnow()).isoformat(),
-            content=lifecycle.published_content(offer)))
+            content=views.published_content(offer)))
 
 
 def set_activities(session: Session, s: Structure, data, actor: Actor, if_match: str | None) -> Structure:
@@ -452,7 +452,7 @@ def set_activities(session: Session, s: Structure, data, actor: Actor, if_match:
         outbox.record(session, Outbox, make_event(
             "offers.published", offer.region, actor.subject, offer_id=offer.id, unit_id=offer.unit_id,
             version=offer.version, published_at=(offer.published_at or utcnow()).isoformat(),
-            content=lifecycle.published_content(offer)))
+            content=views.published_content(offer)))
     return s
 
 
@@ -614,7 +614,7 @@ def snapshot(session: Session, region: str, site_id: int) -> dict:
                                        .order_by(Structure.id)))
         frontier = nxt
     return {"site": {"id": site.id, "name": site.name, "region": site.region},
-            "lineage": lifecycle.lineage(session, site.id), "sheets": nodes}
+            "lineage": access.lineage(session, site.id), "sheets": nodes}
 
 
 def _ordered(sheets: list[dict]) -> list[dict]:
@@ -706,7 +706,7 @@ def _apply_unit(session: Session, s: Structure, sheet: dict, content: dict, acto
     session.flush()
     outbox.record(session, Outbox, make_event(
         "offers.published", offer.region, actor.subject, offer_id=offer.id, unit_id=offer.unit_id,
-        version=offer.version, published_at=now.isoformat(), content=lifecycle.published_content(offer)))
+        version=offer.version, published_at=now.isoformat(), content=views.published_content(offer)))
     return offer
 
 
