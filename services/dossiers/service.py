@@ -11,7 +11,7 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from services.common.actor import Actor
-from services.common.db import is_row_id
+from services.common.db import is_row_id, keeping_changes, transaction
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as ror_rpc
 from services.common.errors import InvalidInput, NotFound, RorError, Unavailable
@@ -74,11 +74,12 @@ class DossiersService:
         return operations.view(dossier, who)
 
     def _write(self, region: str, dossier_id: int, actor: dict, fn):
-        """Lock the dossier, run `fn(dossier, who)`, commit, and answer the dossier as it now is."""
+        """Lock the dossier, run `fn(dossier, who)` in the entrypoint's transaction (committed, or rolled
+        back on an error), and answer the dossier as it now is."""
         who = _actor(actor, region)
-        dossier = operations.load_dossier(self.db, region, int(dossier_id), for_update=True)
-        result = fn(dossier, who)
-        self.db.commit()
+        with transaction(self.db):
+            dossier = operations.load_dossier(self.db, region, int(dossier_id), for_update=True)
+            result = fn(dossier, who)
         return dossier, who, result
 
     @rpc
@@ -89,8 +90,9 @@ class DossiersService:
             raise InvalidInput("EG obligatoire", {"structure_id": "Champ obligatoire (identifiant de l'EG)."})
         if not is_row_id(structure_id):
             raise NotFound("Structure introuvable", {"structure_id": structure_id})
-        dossier = operations.open_dossier(self.db, self._repertoire(), region, who, structure_id, data.get("name"))
-        self.db.commit()
+        with transaction(self.db):
+            dossier = operations.open_dossier(self.db, self._repertoire(), region, who, structure_id,
+                                              data.get("name"))
         return self._view(dossier, who)
 
     @rpc
@@ -131,11 +133,13 @@ class DossiersService:
 
     @rpc
     def finalise_sheets(self, region: str, dossier_id: int, actor: dict, if_match: str | None) -> dict:
-        dossier, who, invalid = self._write(region, dossier_id, actor, lambda d, who: operations.finalise_all(
-            self.db, self._repertoire(), d, who, if_match))
-        if invalid:  # the valid ones are finalised (committed); the caller is told which are not
-            raise InvalidInput(f"{len(invalid)} fiche(s) ne peuvent pas être finalisées",
-                               {"sheets": invalid, "etag": operations.etag(dossier)})
+        def finalise(d, who):
+            invalid = operations.finalise_all(self.db, self._repertoire(), d, who, if_match)
+            if invalid:  # the valid ones are finalised all the same; the caller is told which are not
+                raise keeping_changes(InvalidInput(f"{len(invalid)} fiche(s) ne peuvent pas être finalisées",
+                                                   {"sheets": invalid, "etag": operations.etag(d)}))
+
+        dossier, who, _ = self._write(region, dossier_id, actor, finalise)
         return self._view(dossier, who)
 
     @rpc
@@ -160,9 +164,9 @@ class DossiersService:
     @rpc
     def add_comment(self, region: str, dossier_id: int, body, actor: dict) -> dict:
         who = _actor(actor, region)
-        dossier = operations.load_dossier(self.db, region, int(dossier_id))
-        row = operations.add_comment(self.db, dossier, body, who)
-        self.db.commit()
+        with transaction(self.db):
+            dossier = operations.load_dossier(self.db, region, int(dossier_id))
+            row = operations.add_comment(self.db, dossier, body, who)
         return {"id": row.id, "sheet_id": row.sheet_id, "author": row.author, "body": row.body,
                 "created_at": row.created_at.isoformat()}
 

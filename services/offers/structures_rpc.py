@@ -5,6 +5,7 @@ Thin: each calls `structure_edits` with the worker's session and commits once.""
 from __future__ import annotations
 
 from services.common.actor import Actor
+from services.common.db import transaction
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import RorError
 from services.offers import structure_edits as edits
@@ -21,9 +22,9 @@ class StructuresRpc:
 
     def _structure_write(self, region: str, structure_id: int, actor: dict, fn) -> dict:
         who = _actor(actor, region)
-        structure = edits.load_structure(self.db, region, int(structure_id), for_update=True)
-        result = fn(structure, who)
-        self.db.commit()
+        with transaction(self.db):
+            structure = edits.load_structure(self.db, region, int(structure_id), for_update=True)
+            result = fn(structure, who)
         return {**edits.view_structure(self.db, structure),
                 "result": result if isinstance(result, dict) else None}
 
@@ -78,10 +79,5 @@ class StructuresRpc:
     def apply_dossier(self, region: str, dossier_id: int, site_id: int, sheets: list, actor: dict) -> dict:
         """Every sheet of a validated dossier in one transaction: all applied, or nothing."""
         who = _actor(actor, region)
-        try:
-            applied = edits.apply_dossier(self.db, region, int(dossier_id), int(site_id), sheets, who)
-            self.db.commit()
-        except BaseException:
-            self.db.rollback()
-            raise
-        return applied
+        with transaction(self.db):
+            return edits.apply_dossier(self.db, region, int(dossier_id), int(site_id), sheets, who)
