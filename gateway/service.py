@@ -15,6 +15,7 @@ from gateway.dependencies import Habilitations, Jwks
 from gateway.habilitations import HabilitationEvents
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
+from gateway.routes.dossiers import DossiersRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.routes.search import SearchRoutes
@@ -28,7 +29,8 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, HabilitationEvents):
+class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes,
+                     HabilitationEvents):
     name = "gateway"
 
     config = Config()

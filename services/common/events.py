@@ -10,9 +10,10 @@ from marshmallow import INCLUDE, Schema, fields, validate
 EVENT_TYPES = (
     "accounts.activated", "accounts.email_verified", "accounts.ror_account_created",
     "accounts.role_granted", "accounts.role_revoked",
-    "offers.step_saved", "offers.published", "offers.unpublished",
+    "offers.step_saved", "offers.published", "offers.unpublished", "offers.structure_updated",
     "dossiers.opened", "dossiers.sheet_finalised", "dossiers.sent", "dossiers.approved",
-    "dossiers.validated", "dossiers.rejected", "dossiers.published",
+    "dossiers.validated", "dossiers.rejected", "dossiers.published", "dossiers.cancelled",
+    "dossiers.publication_failed",
     "anomalies.declared", "anomalies.ticket_created", "anomalies.ticket_status_changed",
     "anomalies.status_changed", "anomalies.ticket_replied", "anomalies.ticket_assigned",
     "anomalies.ticket_expert_requested", "anomalies.ticket_expert_answered",

@@ -15,7 +15,17 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import access, directory, fhir_rpc, lifecycle, quality_rpc, reference, search_rpc, views
+from services.offers import (
+    access,
+    directory,
+    fhir_rpc,
+    lifecycle,
+    quality_rpc,
+    reference,
+    search_rpc,
+    structures_rpc,
+    views,
+)
 from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
@@ -43,7 +53,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc, structures_rpc.StructuresRpc):
     name = "offers"
     capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 
