@@ -19,6 +19,7 @@ from services.accounts import operations
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
+from services.accounts.recipients_rpc import RecipientsRpc
 from services.accounts.schemas import (
     ActivateSchema,
     GrantSchema,
@@ -70,7 +71,7 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
     return actor
 
 
-class AccountsService:
+class AccountsService(RecipientsRpc):
     name = "accounts"
 
     db = Database()

@@ -1,22 +1,33 @@
-"""Notifications: turns facts from the other services into e-mails (and, later, webhooks)."""
+"""Notifications: turns every service's events into e-mails (templates) and webhook deliveries.
+
+Thin entrypoints; the rules live in mail_queue, rendering (and webhooks).
+"""
 
 from __future__ import annotations
 
 import logging
 
+import eventlet
+from marshmallow import ValidationError
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
-from nameko.rpc import rpc
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.errors import InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
 from services.common.outbox import claim
-from services.common.regions import REGIONS
-from services.notifications import mailer, templates
-from services.notifications.models import Outbox, ProcessedEvent, SentMail
+from services.notifications import mail_queue, mailer, rendering
+from services.notifications.consumer import every_event
+from services.notifications.models import Mail, Outbox, ProcessedEvent
+from services.notifications.schemas import HistoryQuerySchema, MailSchema, PreferencesSchema
 
 log = logging.getLogger(__name__)
+
+# nameko requeues a failed message at the head of the queue: pause before failing, not to spin.
+REQUEUE_PAUSE = 1.0
 
 
 class NotificationsService:
@@ -25,37 +36,112 @@ class NotificationsService:
     config = Config()
     db = Database()
     outbox = OutboxRelay(Outbox)
+    accounts = RpcProxy("accounts")
 
     @rpc
     def health(self):
         return service_health(self.name, self.db)
 
-    def _send(self, event_id: str | None, to: str, subject: str, text: str, html: str | None) -> None:
-        cfg = self.config
-        msg = mailer.build_message(setting("ROR_MAIL_FROM", cfg), to, subject, text, html)
-        mailer.send(msg, setting("ROR_SMTP_HOST", cfg), int(setting("ROR_SMTP_PORT", cfg)))
-        self.db.add(SentMail(event_id=event_id, recipient=to, subject=subject))
-
-    def _once(self, event: dict, handler: str) -> bool:
-        return claim(self.db, ProcessedEvent, event["event_id"], handler)
-
-    # requeue_on_error: a failure (SMTP or DB down) must not drop the event (nameko would ack it).
-    @event_handler("accounts", "accounts.activated", requeue_on_error=True)
-    def on_account_activated(self, event):
-        if not self._once(event, "email_verification"):
-            self.db.rollback()
+    # ------------------------------------------------------------------ events
+    @every_event(requeue_on_error=True)
+    def on_event(self, event):
+        """Every event of every service: its e-mails (when it names recipients and has templates)."""
+        if not isinstance(event, dict) or not event.get("event_id") or not event.get("event_type"):
+            log.error("ignoring a message that is not an event: %r", event)  # poison: ack, never loop
             return
-        region = REGIONS[event["region"]]
-        subject, text, html = templates.email_verification(
-            event.get("first_name", ""), event.get("last_name", ""), event["username"],
-            event["verification_url"], region.label,
-        )
-        # Claim first, send, then commit: a crash between send and commit resends (at least once),
-        # never loses the mail.
-        self._send(event["event_id"], event["email"], subject, text, html)
+        try:
+            mail_ids = self._mails_for(event)
+            self.db.commit()
+        except Exception:
+            self.db.rollback()
+            log.exception("event %s (%s) not handled, requeued", event.get("event_id"), event.get("event_type"))
+            eventlet.sleep(REQUEUE_PAUSE)
+            raise
+        for mail_id in mail_ids:  # at once for latency; the timer retries what fails
+            mail_queue.send_one(self.db, mail_id, self._transport)
+
+    def _mails_for(self, event: dict) -> list[int]:
+        if not event.get("recipients") or not rendering.has_templates(event["event_type"]):
+            return []
+        if self.db.get(ProcessedEvent, (event["event_id"], "mail")) is not None:
+            return []  # redelivery: its mails are already stored (and sent or on their way)
+        people = self._recipients(event)
+        if not claim(self.db, ProcessedEvent, event["event_id"], "mail"):
+            return []
+        public_url = setting("ROR_PUBLIC_URL", self.config)
+
+        def render(person: dict):
+            out = rendering.render(event, person, public_url)
+            return out.subject, out.text, out.html
+
+        return mail_queue.enqueue(self.db, event, people, render)
+
+    def _recipients(self, event: dict) -> list[dict]:
+        """Addresses given as such need nobody; the others are resolved by accounts (Keycloak)."""
+        selectors = event["recipients"] if isinstance(event["recipients"], list) else []
+        people = [{"email": s["email"], "name": "", "subject": None}
+                  for s in selectors if isinstance(s, dict) and set(s) == {"email"} and isinstance(s["email"], str)]
+        others = [s for s in selectors if not (isinstance(s, dict) and set(s) == {"email"})]
+        if others and event.get("region"):
+            try:
+                people += self._accounts("resolve_recipients", event["region"], others)
+            except InvalidInput as exc:  # the event's own fault: a requeue would not fix it
+                log.error("event %s names invalid recipients: %s %s", event["event_id"], exc, exc.fields)
+        elif others:
+            log.error("event %s has no region: selectors %r cannot be resolved", event["event_id"], others)
+        return people
+
+    def _accounts(self, method: str, *args):
+        timeout = float(setting("ROR_RPC_TIMEOUT", self.config))
+        try:
+            with eventlet.Timeout(timeout, Unavailable("Le service accounts ne répond pas")):
+                return getattr(self.accounts, method)(*args)
+        except UnknownService as exc:
+            raise Unavailable("Le service accounts n'est pas démarré", {"accounts": str(exc)}) from exc
+
+    # ------------------------------------------------------------------ sending
+    def _transport(self, mail: Mail) -> None:
+        cfg = self.config
+        msg = mailer.build_message(setting("ROR_MAIL_FROM", cfg), mail.recipient_email, mail.subject,
+                                   mail.body_text, mail.body_html, to_name=mail.recipient_name,
+                                   headers={"X-ROR-Event-Id": mail.event_id, "X-ROR-Event-Type": mail.event_type})
+        mailer.send(msg, setting("ROR_SMTP_HOST", cfg), int(setting("ROR_SMTP_PORT", cfg)))
+
+    @timer(interval=2)
+    def send_due_mails(self):
+        """Mails whose first attempt failed (SMTP down), again when their delay is over."""
+        for mail_id in mail_queue.due(self.db):
+            mail_queue.send_one(self.db, mail_id, self._transport)
+
+    # ------------------------------------------------------------------ the person's side
+    @rpc
+    def history(self, region: str, identity: dict, query: dict) -> dict:
+        try:
+            q = HistoryQuerySchema().load(query or {})
+        except ValidationError as err:
+            raise from_marshmallow(err, "Paramètres invalides") from err
+        mails = mail_queue.history(self.db, region, identity["subject"], identity.get("email"),
+                                   limit=q["limit"], before_id=q["before"])
+        return {"notifications": MailSchema(many=True).dump(mails),
+                "next_before": mails[-1].id if len(mails) == q["limit"] else None}
+
+    @rpc
+    def preferences(self, region: str, identity: dict) -> dict:
+        return mail_queue.get_preferences(self.db, region, identity["subject"])
+
+    @rpc
+    def set_preferences(self, region: str, identity: dict, data: dict) -> dict:
+        try:
+            loaded = PreferencesSchema().load(data or {})
+        except ValidationError as err:
+            raise from_marshmallow(err) from err
+        result = mail_queue.set_preferences(self.db, region, identity["subject"], identity.get("email"),
+                                            loaded["reminders"])
         self.db.commit()
+        return result
 
     @rpc
     def sent_count(self, event_id: str) -> int:
-        """How many mails an event produced (used by tests and support to check a delivery)."""
-        return self.db.query(SentMail).filter_by(event_id=event_id).count()
+        """How many mails an event produced and SMTP took (tests and support check a delivery with it)."""
+        return self.db.query(Mail).filter_by(event_id=event_id, status="sent").count()
+

@@ -173,6 +173,16 @@ def _as_text(message) -> str:
     return str(message)
 
 
+def owner_recipients(offer: Offer) -> list[dict]:
+    """Who hears about the offer (notifications' selectors): its professional owner, or else the
+    editors of its unit."""
+    if offer.owner_subject:
+        return [{"subject": offer.owner_subject}]
+    if offer.owner_username:
+        return [{"username": offer.owner_username}]
+    return [{"role": role, "structure_id": offer.unit_id} for role in EDITOR_ROLES]
+
+
 def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) -> Offer:
     """Step 6: the whole draft becomes the published version ("Fiche mise à jour le")."""
     require_editor(session, actor, offer)
@@ -190,7 +200,8 @@ def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) 
     session.flush()
     outbox.record(session, Outbox, make_event(
         "offers.published", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
-        version=offer.version, published_at=now.isoformat(), content=published_content(offer)))
+        version=offer.version, published_at=now.isoformat(), content=published_content(offer),
+        offer_name=offer.name, recipients=owner_recipients(offer), mail_category="info"))
     return offer
 
 
@@ -206,7 +217,8 @@ def unpublish(session: Session, offer: Offer, actor: Actor, if_match: str | None
     session.flush()
     outbox.record(session, Outbox, make_event(
         "offers.unpublished", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
-        version=offer.version))
+        version=offer.version, unpublished_at=offer.unpublished_at.isoformat(), offer_name=offer.name,
+        recipients=owner_recipients(offer), mail_category="info"))
     return offer
 
 

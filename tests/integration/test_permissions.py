@@ -64,6 +64,10 @@ RULES: dict[str, Rule] = {
     "unpublish_offer": Rule(EDITORS, scoped="offer_id"),
     "prefill_offer": Rule(EDITORS, scoped="offer_id"),
     "offer_pdf": Rule(EVERYONE),
+    # notifications
+    "list_notifications": Rule(USERS),
+    "get_notification_preferences": Rule(USERS),
+    "set_notification_preferences": Rule(USERS),
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.
