@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 
 from services.accounts import recipients
+from services.common.entrypoints import rpc
 from services.common.errors import from_marshmallow
 from services.common.regions import get_region
 

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.accounts import operations
 from services.accounts.directory import directory_for
@@ -30,6 +30,7 @@ from services.accounts.schemas import (
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, Unavailable, from_marshmallow
 from services.common.health import service_health
 from services.common.regions import get_region

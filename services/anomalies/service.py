@@ -1,9 +1,8 @@
 """Anomalies and support tickets service. Today: health and its outbox; tickets come with their issue."""
 
-from nameko.rpc import rpc
-
 from services.anomalies.models import Outbox
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc
 from services.common.health import service_health
 
 

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, str] = {
     "ROR_MAIL_FROM": "ROR <noreply@ror.local>",
     "ROR_PUBLIC_URL": "http://127.0.0.1:8000",
     "ROR_RPC_TIMEOUT": "15",
+    "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",
     "ROR_VAR_DIR": str(ROOT / "var"),
 }

@@ -2,7 +2,7 @@
 
 nameko's `event_handler` binds one queue per (source service, event type, method): each new event
 type would need new code here. Instead this entrypoint declares one durable queue,
-`notifications.all-events`, bound with `#` to each `<service>.events` topic exchange (kombu declares
+`evt-all--notifications.on_event`, bound with `#` to each `<service>.events` topic exchange (kombu declares
 a queue's extra bindings on every (re)connection), so a new event type needs only its templates.
 """
 
@@ -12,9 +12,11 @@ from kombu import Queue, binding
 from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
 
+from services.common.entrypoints import queue_arguments
 from services.common.events import EVENT_TYPES
 
-QUEUE_NAME = "notifications.all-events"
+# evt-… like nameko's event queues (the production-mode test finds it by that prefix).
+QUEUE_NAME = "evt-all--notifications.on_event"
 
 
 def source_services() -> list[str]:
@@ -30,7 +32,7 @@ class EveryEvent(Consumer):
     def setup(self):
         config = self.container.config
         self.queue = Queue(
-            QUEUE_NAME, durable=True, auto_delete=False,
+            QUEUE_NAME, durable=True, auto_delete=False, queue_arguments=queue_arguments(config) or None,
             bindings=[binding(get_event_exchange(source, config), routing_key="#") for source in source_services()],
         )
         super().setup()

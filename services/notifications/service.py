@@ -11,11 +11,12 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc
 from services.common.errors import InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
 from services.common.outbox import claim

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import base64
 
-from nameko.rpc import rpc as nameko_rpc
-
 from services.common.actor import Actor
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.regions import get_region
