@@ -13,7 +13,7 @@ from gateway import api
 from gateway.api import Reply
 from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
-from gateway.routes.notifications import NotificationsRoutes
+from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
@@ -24,7 +24,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, NotificationsRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, NotificationsRoutes, WebhooksRoutes):
     name = "gateway"
 
     config = Config()

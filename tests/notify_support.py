@@ -4,6 +4,7 @@ a port of the test's own) and mail look-ups."""
 from __future__ import annotations
 
 import email
+import json
 import socket
 import subprocess
 import sys
@@ -65,3 +66,47 @@ def mails_to(recipient: str, needle: str = "", timeout: float = 20.0, expect: in
         if len(found) >= expect or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
+
+
+class Receiver:
+    """tests/webhook_receiver.py on `port` (a connected tool); start / stop at will (receiver outages)."""
+
+    def __init__(self, port: int, log: Path):
+        self.port, self.log, self.proc = port, log, None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "webhook_receiver.py"), "--port", str(self.port),
+             "--log", str(self.log)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("webhook receiver did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def received(self, path_prefix: str = "/") -> list[dict]:
+        if not self.log.exists():
+            return []
+        rows = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [r for r in rows if r["path"].startswith(path_prefix)]
+
+    def wait(self, predicate, timeout: float = 20.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.received()
+            if predicate(rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.2)

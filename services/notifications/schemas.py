@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from services.notifications.webhooks import WEBHOOK_EVENTS
+
 
 class MailSchema(Schema):
     id = fields.Integer(required=True)
@@ -35,3 +37,85 @@ class PreferencesSchema(Schema):
                                metadata={"description": "false: no more update reminders"})
     security = fields.Boolean(dump_only=True, metadata={"description": "always true (cannot be refused)"})
     info = fields.Boolean(dump_only=True, metadata={"description": "always true (cannot be refused)"})
+
+
+# ------------------------------------------------------------------ webhooks
+REQUIRED = {"required": "Champ obligatoire.", "null": "Champ obligatoire."}
+
+
+def _events_field(**kwargs):
+    return fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENTS, error="Type d'événement inconnu : {input}.")),
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS), error="Au moins un type d'événement."),
+        metadata={"description": "event types, e.g. offers.published"}, **kwargs)
+
+
+class WebhookCreateSchema(Schema):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000),
+                     error_messages={**REQUIRED, "invalid": "URL invalide."},
+                     metadata={"example": "https://outil.example.fr/ror/webhooks"})
+    events = _events_field(required=True, error_messages=REQUIRED)
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class WebhookUpdateSchema(Schema):
+    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000),
+                     error_messages={"invalid": "URL invalide."})
+    events = _events_field()
+    description = fields.String(validate=validate.Length(max=500))
+    active = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "false disables it"})
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    description = fields.String()
+    active = fields.Boolean(required=True)
+    disabled_reason = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    rotation_ends_at = fields.DateTime(allow_none=True,
+                                       metadata={"description": "until then the previous secret signs too"})
+    secret = fields.String(metadata={"description": "whsec_…, only in the answer that creates it"})
+    etag = fields.String()
+
+
+class WebhookListSchema(Schema):
+    webhooks = fields.List(fields.Nested(WebhookSchema), required=True)
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    message_id = fields.String(required=True, metadata={"description": "the webhook-id header"})
+    status = fields.String(required=True, metadata={"description": "pending, delivered or failed"})
+    attempts = fields.Integer(required=True)
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    attempt_log = fields.List(fields.Dict())
+    created_at = fields.DateTime()
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class DeliveryListSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+    next_before = fields.Integer(allow_none=True)
+
+
+class DeliveryQuerySchema(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(("pending", "delivered", "failed")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**62))
+
+
+class ReplaySinceSchema(Schema):
+    since = fields.AwareDateTime(required=True, error_messages={**REQUIRED, "invalid": "Date invalide."},
+                                 metadata={"example": "2026-11-30T00:00:00+01:00"})
+
+
+class ReplayResultSchema(Schema):
+    replayed = fields.Integer(required=True)

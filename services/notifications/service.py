@@ -14,21 +14,47 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
+from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
-from services.common.errors import InvalidInput, Unavailable, from_marshmallow
+from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
 from services.common.outbox import claim
-from services.notifications import mail_queue, mailer, rendering
+from services.notifications import mail_queue, mailer, rendering, webhooks
 from services.notifications.consumer import every_event
+from services.notifications.courier import WebhookCourier
 from services.notifications.models import Mail, Outbox, ProcessedEvent
-from services.notifications.schemas import HistoryQuerySchema, MailSchema, PreferencesSchema
+from services.notifications.schemas import (
+    DeliveryQuerySchema,
+    DeliverySchema,
+    HistoryQuerySchema,
+    MailSchema,
+    PreferencesSchema,
+    ReplaySinceSchema,
+    WebhookCreateSchema,
+    WebhookUpdateSchema,
+)
 
 log = logging.getLogger(__name__)
 
 # nameko requeues a failed message at the head of the queue: pause before failing, not to spin.
 REQUEUE_PAUSE = 1.0
+
+
+def _load(schema, data, message: str = "Données invalides") -> dict:
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as err:
+        raise from_marshmallow(err, message) from err
+
+
+def _admin(region: str, actor: dict) -> Actor:
+    """Re-checked here, not only by the gateway: no other caller may skip it."""
+    who = Actor.from_dict(actor)
+    if who.region != region or not who.is_admin:
+        raise Forbidden("Réservé aux administrateurs de la région", {"role": "requires region_admin"})
+    return who
 
 
 class NotificationsService:
@@ -38,6 +64,7 @@ class NotificationsService:
     db = Database()
     outbox = OutboxRelay(Outbox)
     accounts = RpcProxy("accounts")
+    courier = WebhookCourier()
 
     @rpc
     def health(self):
@@ -46,18 +73,22 @@ class NotificationsService:
     # ------------------------------------------------------------------ events
     @every_event(requeue_on_error=True)
     def on_event(self, event):
-        """Every event of every service: its e-mails (when it names recipients and has templates)."""
+        """Every event of every service: its e-mails (when it names recipients and has templates) and its
+        webhook deliveries (when connected tools subscribed to its type)."""
         if not isinstance(event, dict) or not event.get("event_id") or not event.get("event_type"):
             log.error("ignoring a message that is not an event: %r", event)  # poison: ack, never loop
             return
         try:
             mail_ids = self._mails_for(event)
+            delivery_ids = webhooks.enqueue(self.db, event)
             self.db.commit()
         except Exception:
             self.db.rollback()
             log.exception("event %s (%s) not handled, requeued", event.get("event_id"), event.get("event_type"))
             eventlet.sleep(REQUEUE_PAUSE)
             raise
+        if delivery_ids:
+            self.courier.kick()
         for mail_id in mail_ids:  # at once for latency; the timer retries what fails
             mail_queue.send_one(self.db, mail_id, self._transport)
 
@@ -117,10 +148,7 @@ class NotificationsService:
     # ------------------------------------------------------------------ the person's side
     @rpc
     def history(self, region: str, identity: dict, query: dict) -> dict:
-        try:
-            q = HistoryQuerySchema().load(query or {})
-        except ValidationError as err:
-            raise from_marshmallow(err, "Paramètres invalides") from err
+        q = _load(HistoryQuerySchema(), query, "Paramètres invalides")
         mails = mail_queue.history(self.db, region, identity["subject"], identity.get("email"),
                                    limit=q["limit"], before_id=q["before"])
         return {"notifications": MailSchema(many=True).dump(mails),
@@ -132,14 +160,75 @@ class NotificationsService:
 
     @rpc
     def set_preferences(self, region: str, identity: dict, data: dict) -> dict:
-        try:
-            loaded = PreferencesSchema().load(data or {})
-        except ValidationError as err:
-            raise from_marshmallow(err) from err
+        loaded = _load(PreferencesSchema(), data)
         result = mail_queue.set_preferences(self.db, region, identity["subject"], identity.get("email"),
                                             loaded["reminders"])
         self.db.commit()
         return result
+
+    # ------------------------------------------------------------------ webhooks (region admins)
+    @rpc
+    def create_webhook(self, region: str, data: dict, actor: dict) -> dict:
+        who = _admin(region, actor)
+        result = webhooks.create(self.db, region, _load(WebhookCreateSchema(), data), who.username,
+                                 self.courier.url_check)
+        self.db.commit()
+        return result
+
+    @rpc
+    def list_webhooks(self, region: str, actor: dict) -> list[dict]:
+        _admin(region, actor)
+        return webhooks.listing(self.db, region)
+
+    @rpc
+    def get_webhook(self, region: str, webhook_id: int, actor: dict) -> dict:
+        _admin(region, actor)
+        return webhooks.view(webhooks.get(self.db, region, int(webhook_id)))
+
+    @rpc
+    def update_webhook(self, region: str, webhook_id: int, data: dict, if_match: str | None, actor: dict) -> dict:
+        _admin(region, actor)
+        loaded = _load(WebhookUpdateSchema(), data)
+        if not loaded:
+            raise InvalidInput("Rien à modifier", {"body": "one of url, events, description, active"})
+        result = webhooks.update_subscription(self.db, region, int(webhook_id), loaded, if_match,
+                                              self.courier.url_check)
+        self.db.commit()
+        self.courier.kick()  # re-enabled: what waited may go
+        return result
+
+    @rpc
+    def rotate_webhook_secret(self, region: str, webhook_id: int, if_match: str | None, actor: dict) -> dict:
+        _admin(region, actor)
+        result = webhooks.rotate(self.db, region, int(webhook_id), if_match)
+        self.db.commit()
+        return result
+
+    @rpc
+    def webhook_deliveries(self, region: str, webhook_id: int, query: dict, actor: dict) -> dict:
+        _admin(region, actor)
+        q = _load(DeliveryQuerySchema(), query, "Paramètres invalides")
+        rows = webhooks.deliveries(self.db, region, int(webhook_id), q["status"], q["limit"], q["before"])
+        return {"deliveries": DeliverySchema(many=True).dump(rows),
+                "next_before": rows[-1].id if len(rows) == q["limit"] else None}
+
+    @rpc
+    def replay_delivery(self, region: str, webhook_id: int, delivery_id: int, actor: dict) -> dict:
+        _admin(region, actor)
+        row = webhooks.replay_one(self.db, region, int(webhook_id), int(delivery_id))
+        result = DeliverySchema().dump(row)
+        self.db.commit()
+        self.courier.kick()
+        return result
+
+    @rpc
+    def replay_webhook_since(self, region: str, webhook_id: int, data: dict, actor: dict) -> dict:
+        _admin(region, actor)
+        since = _load(ReplaySinceSchema(), data)["since"]
+        count = webhooks.replay_since(self.db, region, int(webhook_id), since)
+        self.db.commit()
+        self.courier.kick()
+        return {"replayed": count}
 
     @rpc
     def sent_count(self, event_id: str) -> int:

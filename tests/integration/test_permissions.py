@@ -68,6 +68,14 @@ RULES: dict[str, Rule] = {
     "list_notifications": Rule(USERS),
     "get_notification_preferences": Rule(USERS),
     "set_notification_preferences": Rule(USERS),
+    "create_webhook": Rule(frozenset({"admin"})),
+    "list_webhooks": Rule(frozenset({"admin"})),
+    "get_webhook": Rule(frozenset({"admin"})),
+    "update_webhook": Rule(frozenset({"admin"})),
+    "rotate_webhook_secret": Rule(frozenset({"admin"})),
+    "list_webhook_deliveries": Rule(frozenset({"admin"})),
+    "replay_webhook_delivery": Rule(frozenset({"admin"})),
+    "replay_webhook_since": Rule(frozenset({"admin"})),
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.
