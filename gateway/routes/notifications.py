@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway import api
 from gateway.api import ADMIN, AUTHENTICATED, Context, Reply, endpoint
-from services.notifications.schemas import (
+from services.notifications.contracts import (
     DeliveryListSchema,
     DeliveryQuerySchema,
     DeliverySchema,

@@ -23,9 +23,7 @@ from services.common.health import service_health
 from services.common.outbox import claim
 from services.notifications import mail_queue, mailer, rendering, webhooks
 from services.notifications.consumer import every_event
-from services.notifications.courier import WebhookCourier
-from services.notifications.models import Mail, Outbox, ProcessedEvent
-from services.notifications.schemas import (
+from services.notifications.contracts import (
     DeliveryQuerySchema,
     DeliverySchema,
     HistoryQuerySchema,
@@ -35,6 +33,8 @@ from services.notifications.schemas import (
     WebhookCreateSchema,
     WebhookUpdateSchema,
 )
+from services.notifications.courier import WebhookCourier
+from services.notifications.models import Mail, Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
 

@@ -31,11 +31,9 @@ from sqlalchemy.orm import Session
 
 from services.common.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from services.common.outbox import utcnow
+from services.notifications.contracts import WEBHOOK_EVENTS
 from services.notifications.models import Delivery, Subscription
 
-# What connected tools may subscribe to: the facts of the published répertoire (never account or
-# security events, whose payloads carry personal links).
-WEBHOOK_EVENTS = ("offers.published", "offers.unpublished", "dossiers.published")
 # Envelope fields that are for the notifications service itself, not for receivers.
 PRIVATE_FIELDS = ("recipients", "mail_category")
 # Standard Webhooks' suggested schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.

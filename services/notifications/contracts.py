@@ -1,10 +1,16 @@
-"""Marshmallow schemas of the notifications boundary (gateway bodies, RPC input, /openapi.json)."""
+"""Contract of the notifications service: the bodies the gateway checks, the shapes of the answers
+(they feed /openapi.json) and the vocabularies both sides share. Imports no model and no domain
+module, so that the gateway can use it without pulling in the service."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.notifications.webhooks import WEBHOOK_EVENTS
+# What connected tools may subscribe to: the facts of the published répertoire (never account or
+# security events, whose payloads carry personal links).
+WEBHOOK_EVENTS = ("offers.published", "offers.unpublished", "dossiers.published")
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+MAIL_STATUSES = ("pending", "sent", "failed", "opted_out")
 
 
 class MailSchema(Schema):
@@ -107,7 +113,7 @@ class DeliveryListSchema(Schema):
 
 
 class DeliveryQuerySchema(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(("pending", "delivered", "failed")))
+    status = fields.String(load_default=None, validate=validate.OneOf(DELIVERY_STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**62))
 
