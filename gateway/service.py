@@ -13,6 +13,7 @@ from gateway import api
 from gateway.api import Reply
 from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
+from gateway.routes.dashboard import DashboardRoutes
 from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
@@ -24,7 +25,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, NotificationsRoutes, WebhooksRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, NotificationsRoutes, WebhooksRoutes, DashboardRoutes):
     name = "gateway"
 
     config = Config()

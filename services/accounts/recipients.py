@@ -23,6 +23,8 @@ from services.accounts.models import Habilitation
 PAGE = 100
 ROLE_CACHE_SECONDS = 300.0
 MAX_SELECTORS = 200
+MAX_IDS = 5000
+EDITOR_ROLES = ("directeur", "structure_editor")
 
 
 class Directory(Protocol):
@@ -121,3 +123,11 @@ def resolve(session: Session, region: str, selectors: Iterable[dict], directory:
             seen.add(person["email"])
             result.append(person)
     return result
+
+
+def structures_with_editors(session: Session, region: str, structure_ids: list[int]) -> list[int]:
+    if not structure_ids:
+        return []
+    return sorted(set(session.scalars(select(Habilitation.structure_id).where(
+        Habilitation.region == region, Habilitation.role.in_(EDITOR_ROLES),
+        Habilitation.structure_id.in_(structure_ids)))))

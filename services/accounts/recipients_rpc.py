@@ -20,3 +20,11 @@ class RecipientsRpc:
         except ValidationError as err:
             raise from_marshmallow(err, "Destinataires invalides") from err
         return recipients.resolve(self.db, region, loaded, self.directory(region))
+
+    @rpc
+    def structures_with_editors(self, region: str, structure_ids: list) -> list[int]:
+        """Those of `structure_ids` someone may edit (a directeur or structure_editor habilitation):
+        the others have nobody to remind."""
+        get_region(region)
+        ids = [int(i) for i in (structure_ids or [])][:recipients.MAX_IDS]
+        return recipients.structures_with_editors(self.db, region, ids)

@@ -105,3 +105,19 @@ class Delivery(Base):
     attempt_log: Mapped[list] = mapped_column(JSON, default=list)  # [{at, status_code, error, ms}]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReminderSent(Base):
+    """One update reminder per sheet and period: (kind, target, cycle) unique, cycle = the last update
+    it is about and how many periods have passed since."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("region", "kind", "target_id", "cycle", name="uq_reminders_cycle"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(12))  # offer | structure
+    target_id: Mapped[int] = mapped_column(Integer)
+    cycle: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,6 +6,7 @@ Thin entrypoints; the rules live in mail_queue, rendering (and webhooks).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import eventlet
 from marshmallow import ValidationError
@@ -20,8 +21,9 @@ from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
-from services.common.outbox import claim
-from services.notifications import mail_queue, mailer, rendering, webhooks
+from services.common.outbox import claim, utcnow
+from services.common.regions import REGIONS, get_region, update_cutoff
+from services.notifications import mail_queue, mailer, reminders, rendering, webhooks
 from services.notifications.consumer import every_event
 from services.notifications.contracts import (
     DeliveryQuerySchema,
@@ -64,6 +66,7 @@ class NotificationsService:
     db = Database()
     outbox = OutboxRelay(Outbox)
     accounts = RpcProxy("accounts")
+    offers = RpcProxy("offers")
     courier = WebhookCourier()
 
     @rpc
@@ -124,12 +127,44 @@ class NotificationsService:
         return people
 
     def _accounts(self, method: str, *args):
+        return self._call(self.accounts, method, *args)
+
+    def _call(self, proxy, method: str, *args):
+        """RPC with a deadline (the in-service proxy has none): a dead service gives 503, not a hang."""
         timeout = float(setting("ROR_RPC_TIMEOUT", self.config))
         try:
-            with eventlet.Timeout(timeout, Unavailable("Le service accounts ne répond pas")):
-                return getattr(self.accounts, method)(*args)
+            with eventlet.Timeout(timeout, Unavailable(f"Le service {proxy.service_name} ne répond pas")):
+                return getattr(proxy, method)(*args)
         except UnknownService as exc:
-            raise Unavailable("Le service accounts n'est pas démarré", {"accounts": str(exc)}) from exc
+            raise Unavailable(f"Le service {proxy.service_name} n'est pas démarré", {"service": str(exc)}) from exc
+
+    # ------------------------------------------------------------------ update reminders
+    @timer(interval=3600)
+    def update_reminders(self):
+        """Hourly: sheets past their region's update period get their reminder (once per period)."""
+        for code in REGIONS:
+            try:
+                self._remind(code, utcnow())
+            except Exception:  # offers or accounts down: the next hour tries again
+                self.db.rollback()
+                log.exception("update reminders of %s failed", code)
+
+    @rpc
+    def run_update_reminders(self, region: str, now: str | None = None) -> dict:
+        """The same pass on demand (support, tests); `now` (ISO) to see what a later date would send."""
+        get_region(region)
+        moment = datetime.fromisoformat(now) if now else utcnow()
+        if moment.tzinfo is None:
+            raise InvalidInput("Date invalide", {"now": "a time zone is required"})
+        return {"reminders": self._remind(region, moment)}
+
+    def _remind(self, region: str, now: datetime) -> int:
+        cutoff = update_cutoff(region, now).isoformat()
+        return reminders.run(
+            self.db, region, now,
+            fetch=lambda kind, after: self._call(self.offers, "stale_publications", region, kind, cutoff, after),
+            editable=lambda ids: self._call(self.accounts, "structures_with_editors", region, ids),
+            commit=self.db.commit)
 
     # ------------------------------------------------------------------ sending
     def _transport(self, mail: Mail) -> None:

@@ -17,6 +17,7 @@ from services.common.regions import get_region
 from services.offers import directory, lifecycle, reference
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
+from services.offers.stats_rpc import StatsRpc
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -38,7 +39,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService:
+class OffersService(StatsRpc):
     name = "offers"
 
     db = Database()

@@ -76,6 +76,7 @@ RULES: dict[str, Rule] = {
     "list_webhook_deliveries": Rule(frozenset({"admin"})),
     "replay_webhook_delivery": Rule(frozenset({"admin"})),
     "replay_webhook_since": Rule(frozenset({"admin"})),
+    "completeness_dashboard": Rule(TEAM),
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.
