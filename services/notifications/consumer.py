@@ -12,7 +12,7 @@ from kombu import Queue, binding
 from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
 
-from services.common.entrypoints import queue_arguments
+from services.common.entrypoints import RorQueueConsumer, queue_arguments
 from services.common.events import EVENT_TYPES
 
 # evt-… like nameko's event queues (the production-mode test finds it by that prefix).
@@ -25,6 +25,8 @@ def source_services() -> list[str]:
 
 class EveryEvent(Consumer):
     """Like `event_handler`, for every event of every service (durable, reliable delivery)."""
+
+    queue_consumer = RorQueueConsumer()
 
     def __init__(self, requeue_on_error: bool = True, **kwargs):
         super().__init__(queue=None, requeue_on_error=requeue_on_error, **kwargs)

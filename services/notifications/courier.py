@@ -91,7 +91,7 @@ class WebhookCourier(DependencyProvider):
                 continue
             self.taken.add(delivery_id)
             self.in_flight[sub_id] += 1
-            self.pool.spawn_n(self._deliver, delivery_id, sub_id)
+            self.pool.spawn(self._deliver, delivery_id, sub_id)
 
     def _deliver(self, delivery_id: int, sub_id: int) -> None:
         session = self.factory()

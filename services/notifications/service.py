@@ -12,13 +12,12 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
-from services.common.entrypoints import rpc
+from services.common.entrypoints import RorRpcProxy, rpc
 from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
 from services.common.outbox import claim, utcnow
@@ -65,8 +64,8 @@ class NotificationsService:
     config = Config()
     db = Database()
     outbox = OutboxRelay(Outbox)
-    accounts = RpcProxy("accounts")
-    offers = RpcProxy("offers")
+    accounts = RorRpcProxy("accounts")
+    offers = RorRpcProxy("offers")
     courier = WebhookCourier()
 
     @rpc
