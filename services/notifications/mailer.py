@@ -23,5 +23,6 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str | Non
 
 
 def send(msg: EmailMessage, host: str, port: int, timeout: float = 10) -> None:
-    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+    # An explicit EHLO name: smtplib would otherwise ask socket.getfqdn(), a reverse DNS look-up per mail.
+    with smtplib.SMTP(host, port, timeout=timeout, local_hostname="ror.local") as smtp:
         smtp.send_message(msg)

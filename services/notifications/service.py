@@ -81,16 +81,18 @@ class NotificationsService:
             log.error("ignoring a message that is not an event: %r", event)  # poison: ack, never loop
             return
         try:
+            # Webhooks first, in their own transaction: they need no recipient look-up, so connected
+            # tools are not kept waiting by it. Each part is idempotent on its own (unique rows).
+            if webhooks.enqueue(self.db, event):
+                self.db.commit()
+                self.courier.kick()
             mail_ids = self._mails_for(event)
-            delivery_ids = webhooks.enqueue(self.db, event)
             self.db.commit()
         except Exception:
             self.db.rollback()
             log.exception("event %s (%s) not handled, requeued", event.get("event_id"), event.get("event_type"))
             eventlet.sleep(REQUEUE_PAUSE)
             raise
-        if delivery_ids:
-            self.courier.kick()
         for mail_id in mail_ids:  # at once for latency; the timer retries what fails
             mail_queue.send_one(self.db, mail_id, self._transport)
 
