@@ -20,6 +20,7 @@ from gateway.schemas import HealthSchema
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
 from services.common.errors import NotFound
+from services.common.heartbeat import Heartbeat
 from services.common.migrations import SERVICES
 
 HEALTH_TIMEOUT = 3.0
@@ -30,6 +31,7 @@ class GatewayService(AccountsRoutes, OffersRoutes, NotificationsRoutes, Webhooks
 
     config = Config()
     jwks = Jwks()
+    heartbeat = Heartbeat(database=False)  # per-pod probe file (deploy/k8s)
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
     dossiers = RpcProxy("dossiers")

@@ -33,6 +33,7 @@ from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, Unavailable, from_marshmallow
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class AccountsService(RecipientsRpc):
     name = "accounts"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     directory = Directories()
     offers = RpcProxy("offers")

@@ -20,6 +20,7 @@ from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import RorRpcProxy, rpc
 from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.outbox import claim, utcnow
 from services.common.regions import REGIONS, get_region, update_cutoff
 from services.notifications import mail_queue, mailer, reminders, rendering, webhooks
@@ -63,6 +64,7 @@ class NotificationsService:
 
     config = Config()
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     accounts = RorRpcProxy("accounts")
     offers = RorRpcProxy("offers")

@@ -13,6 +13,7 @@ from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
 from services.offers import directory, lifecycle, reference
 from services.offers.models import Offer, Outbox
@@ -43,6 +44,7 @@ class OffersService(StatsRpc):
     name = "offers"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
     @rpc

@@ -19,6 +19,12 @@ from tests.offers_support import KINE_STEPS, make_offer, subject_of
 pytestmark = pytest.mark.integration
 
 VHOST = "ror_test_quorum"
+SERVICES = ("accounts", "offers", "dossiers", "anomalies", "notifications", "gateway")
+
+
+def heartbeats(factory):
+    (factory.getbasetemp() / "heartbeats").mkdir(exist_ok=True)
+    return factory.getbasetemp() / "heartbeats"
 AMQP = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
 
 
@@ -37,7 +43,7 @@ def quorum_db(db_url):
 
 
 @pytest.fixture(scope="module")
-def quorum_api(suite_config, quorum_db):
+def quorum_api(suite_config, quorum_db, tmp_path_factory):
     """A second copy of the suite in production queue mode, on a vhost created empty for it."""
     from nameko.runners import ServiceRunner
 
@@ -55,7 +61,8 @@ def quorum_api(suite_config, quorum_db):
     host, port = GATEWAY_ADDRESS.rsplit(":", 1)
     address = f"{host}:{int(port) + 100}"
     config = {**suite_config, "AMQP_URI": AMQP, "ROR_DATABASE_URL": quorum_db,
-              "WEB_SERVER_ADDRESS": address, "ROR_PUBLIC_URL": f"http://{address}", "ROR_QUEUE_TYPE": "quorum"}
+              "WEB_SERVER_ADDRESS": address, "ROR_PUBLIC_URL": f"http://{address}", "ROR_QUEUE_TYPE": "quorum",
+              "ROR_HEARTBEAT_FILE": str(heartbeats(tmp_path_factory) / "{service}.json")}
     runner = ServiceRunner(config)
     for cls in (AccountsService, OffersService, DossiersService, AnomaliesService, NotificationsService,
                 GatewayService):
@@ -104,3 +111,21 @@ def test_a_kine_publishes_her_offer_in_production_mode(quorum_api, tokens, quoru
             while not any(e.get("offer_id") == offer_id for e in received):
                 conn.drain_events(timeout=10)  # socket.timeout fails the test: the event never came
     assert [e["event_type"] for e in received if e.get("offer_id") == offer_id] == ["offers.published"]
+
+
+def test_each_process_passes_its_kubernetes_probes(quorum_api, tmp_path_factory):
+    """The probes deploy/k8s runs in every pod: `ror probe` (liveness) and `ror probe --ready`."""
+    import time
+
+    from click.testing import CliRunner
+
+    from services.common.cli import main
+
+    folder = heartbeats(tmp_path_factory)
+    deadline = time.monotonic() + 15
+    while not all((folder / f"{name}.json").exists() for name in SERVICES):
+        assert time.monotonic() < deadline, sorted(p.name for p in folder.glob("*.json"))
+        time.sleep(0.2)
+    for name in SERVICES:
+        result = CliRunner().invoke(main, ["probe", "--file", str(folder / f"{name}.json"), "--ready"])
+        assert result.exit_code == 0, (name, result.output)
