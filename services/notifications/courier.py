@@ -69,6 +69,16 @@ class WebhookCourier(DependencyProvider):
         if not self._wake.ready():
             self._wake.send()
 
+    def deliver_now(self, deliveries: list[tuple[int, int]]) -> None:
+        """First attempt of new deliveries at once, within each subscription's limit (the loop takes
+        the rest)."""
+        for delivery_id, sub_id in deliveries:
+            if delivery_id in self.taken or self.in_flight[sub_id] >= self.per_subscription:
+                continue
+            self.taken.add(delivery_id)
+            self.in_flight[sub_id] += 1
+            self.pool.spawn(self._deliver, delivery_id, sub_id)
+
     # ------------------------------------------------------------------ loop
     def _loop(self):
         while True:
@@ -114,15 +124,16 @@ class WebhookCourier(DependencyProvider):
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
             elapsed = (time.monotonic() - started) * 1000
-            webhooks.finish(session, delivery_id, status, retry_after, error, elapsed, schedule=self.schedule)
+            webhooks.finish(session, attempt, status, retry_after, error, elapsed, schedule=self.schedule)
         except Exception:
             log.exception("webhook delivery %s failed", delivery_id)
             session.rollback()
         finally:
             session.close()
             self.taken.discard(delivery_id)
+            if self.in_flight[sub_id] >= self.per_subscription:
+                self.kick()  # the subscription was at its limit: what waits for a slot may go now
             self.in_flight[sub_id] -= 1
-            self.kick()  # its slot is free: the next due delivery of that subscription may go
 
     def _session(self, sub_id: int) -> requests.Session:
         if sub_id not in self.http:

@@ -85,9 +85,10 @@ class NotificationsService:
         try:
             # Webhooks first, in their own transaction: they need no recipient look-up, so connected
             # tools are not kept waiting by it. Each part is idempotent on its own (unique rows).
-            if webhooks.enqueue(self.db, event):
+            deliveries = webhooks.enqueue(self.db, event)
+            if deliveries:
                 self.db.commit()
-                self.courier.kick()
+                self.courier.deliver_now(deliveries)
             mail_ids = self._mails_for(event)
             self.db.commit()
         except Exception:

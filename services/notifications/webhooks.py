@@ -226,8 +226,9 @@ def body_of(event: dict) -> str:
                       ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def enqueue(session: Session, event: dict) -> list[int]:
-    """One delivery per active subscription of the event's region that wants its type."""
+def enqueue(session: Session, event: dict) -> list[tuple[int, int]]:
+    """One delivery per active subscription of the event's region that wants its type; returns the
+    new (delivery id, subscription id)."""
     if event["event_type"] not in WEBHOOK_EVENTS or not event.get("region"):
         return []
     subs = session.scalars(select(Subscription).where(Subscription.region == event["region"],
@@ -245,7 +246,7 @@ def enqueue(session: Session, event: dict) -> list[int]:
             .on_conflict_do_nothing(constraint="uq_deliveries_subscription_event").returning(Delivery.id)
         ).scalar()
         if new_id is not None:
-            created.append(new_id)
+            created.append((new_id, sub.id))
     return created
 
 
@@ -273,68 +274,67 @@ def due(session: Session, per_subscription: dict[int, int], limit_each: int,
 
 @dataclass
 class Attempt:
+    delivery_id: int
+    subscription_id: int
     url: str
     headers: dict
     body: str
+    attempts: int  # this one included
+    attempt_log: list
 
 
 def begin(session: Session, delivery_id: int, url_check: Callable[[str], None],
           now: datetime | None = None, schedule: tuple[float, ...] = SCHEDULE) -> Attempt | None:
-    """Take the delivery for one attempt (lease) and sign it; commits. None when it is not ours to send."""
+    """Take the delivery for one attempt (a lease: other senders skip it meanwhile) and sign it, in one
+    statement; commits. None when it is not ours to send (taken, not due, subscription disabled)."""
     now = now or utcnow()
-    taken = session.execute(
-        update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
-                               Delivery.next_attempt_at <= now)
-        .values(next_attempt_at=now + LEASE, attempts=Delivery.attempts + 1).returning(Delivery.subscription_id)
-    ).scalar()
-    if taken is None:
-        session.rollback()
-        return None
-    delivery = session.get(Delivery, delivery_id)
-    sub = session.get(Subscription, taken)
-    if sub is None or not sub.active:
-        delivery.attempts -= 1
-        delivery.next_attempt_at = now
-        session.commit()
-        return None
-    try:
-        url_check(sub.url)
-    except InvalidInput as exc:  # the name now points inside: do not call it, record why
-        session.commit()
-        finish(session, delivery_id, None, None, f"refused: {exc.fields.get('url')}", 0.0, schedule=schedule)
-        return None
-    stamp = int(now.timestamp())
-    attempt = Attempt(sub.url, headers(live_secrets(sub, now), delivery.message_id, stamp, delivery.body),
-                      delivery.body)
+    row = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now,
+               Delivery.subscription_id == Subscription.id, Subscription.active.is_(True))
+        .values(next_attempt_at=now + LEASE, attempts=Delivery.attempts + 1)
+        .returning(Delivery.subscription_id, Delivery.message_id, Delivery.body, Delivery.attempts,
+                   Delivery.attempt_log, Subscription.url, Subscription.secret, Subscription.previous_secret,
+                   Subscription.previous_secret_until)
+    ).first()
     session.commit()
+    if row is None:
+        return None
+    attempt = Attempt(delivery_id, row.subscription_id, row.url,
+                      headers(live_secrets(row, now), row.message_id, int(now.timestamp()), row.body), row.body,
+                      row.attempts, list(row.attempt_log or []))
+    try:
+        url_check(row.url)
+    except InvalidInput as exc:  # the name now points inside: do not call it, record why
+        finish(session, attempt, None, None, f"refused: {exc.fields.get('url')}", 0.0, schedule=schedule)
+        return None
     return attempt
 
 
-def finish(session: Session, delivery_id: int, status_code: int | None, retry_after_header: str | None,
+def finish(session: Session, attempt: Attempt, status_code: int | None, retry_after_header: str | None,
            error: str | None, elapsed_ms: float, now: datetime | None = None,
            schedule: tuple[float, ...] = SCHEDULE, rand: Callable[[], float] = random.random) -> str:
-    """Record the attempt's outcome; commits. Returns the delivery's status."""
+    """Record the attempt's outcome (the lease makes the row ours); commits. Returns the new status."""
     now = now or utcnow()
-    delivery = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).one()
     entry = {"at": now.isoformat(), "status_code": status_code, "error": error, "ms": round(elapsed_ms)}
-    delivery.attempt_log = [*(delivery.attempt_log or []), entry][-ATTEMPT_LOG_SIZE:]
-    delivery.last_status_code, delivery.last_error = status_code, error
+    values: dict = {"attempt_log": [*attempt.attempt_log, entry][-ATTEMPT_LOG_SIZE:],
+                    "last_status_code": status_code, "last_error": error}
     if status_code is not None and 200 <= status_code < 300:
-        delivery.status, delivery.delivered_at = "delivered", now
+        values.update(status="delivered", delivered_at=now)
     elif status_code == 410:  # Gone: the receiver asks us to stop for good
-        delivery.status = "failed"
-        session.execute(update(Subscription).where(Subscription.id == delivery.subscription_id).values(
+        values.update(status="failed")
+        session.execute(update(Subscription).where(Subscription.id == attempt.subscription_id).values(
             active=False, disabled_reason="le destinataire a répondu 410 Gone", updated_at=now))
     else:
-        delay = next_delay(delivery.attempts, schedule, rand)
+        delay = next_delay(attempt.attempts, schedule, rand)
         if delay is None:
-            delivery.status = "failed"  # parked: replay brings it back
+            values.update(status="failed")  # parked: replay brings it back
         else:
             asked = retry_after(retry_after_header, now)  # the receiver knows when it will be back
-            delivery.next_attempt_at = now + (asked if asked is not None else delay)
-    status = delivery.status
+            values.update(status="pending", next_attempt_at=now + (asked if asked is not None else delay))
+    session.execute(update(Delivery).where(Delivery.id == attempt.delivery_id).values(**values))
     session.commit()
-    return status
+    return values["status"]
 
 
 def deliveries(session: Session, region: str, sub_id: int, status: str | None, limit: int,
