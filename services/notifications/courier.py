@@ -1,4 +1,5 @@
-"""Sends webhook deliveries in the background of the notifications process (nameko glue).
+"""Sends webhook deliveries in the background of the notifications process; keeps SMTP connections
+(nameko glue).
 
 A loop wakes when an event stored deliveries (kick) and every second for retries; each attempt runs
 in its own green thread, at most `ROR_WEBHOOK_CONCURRENCY` at a time per subscription, so a receiver
@@ -18,7 +19,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import setting
 from services.common.db import database_url, session_factory
-from services.notifications import webhooks
+from services.notifications import mailer, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +140,17 @@ class WebhookCourier(DependencyProvider):
         if sub_id not in self.http:
             self.http[sub_id] = requests.Session()
         return self.http[sub_id]
+
+
+class Smtp(DependencyProvider):
+    """One pool of SMTP connections per notifications process (services.notifications.mailer.SmtpPool)."""
+
+    def setup(self):
+        config = self.container.config
+        self.pool = mailer.SmtpPool(setting("ROR_SMTP_HOST", config), int(setting("ROR_SMTP_PORT", config)))
+
+    def stop(self):
+        self.pool.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.pool

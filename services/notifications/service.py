@@ -35,7 +35,7 @@ from services.notifications.contracts import (
     WebhookCreateSchema,
     WebhookUpdateSchema,
 )
-from services.notifications.courier import WebhookCourier
+from services.notifications.courier import Smtp, WebhookCourier
 from services.notifications.models import Mail, Outbox, ProcessedEvent
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class NotificationsService:
     accounts = RorRpcProxy("accounts")
     offers = RorRpcProxy("offers")
     courier = WebhookCourier()
+    smtp = Smtp()
 
     @rpc
     def health(self):
@@ -176,7 +177,7 @@ class NotificationsService:
         msg = mailer.build_message(setting("ROR_MAIL_FROM", cfg), mail.recipient_email, mail.subject,
                                    mail.body_text, mail.body_html, to_name=mail.recipient_name,
                                    headers={"X-ROR-Event-Id": mail.event_id, "X-ROR-Event-Type": mail.event_type})
-        mailer.send(msg, setting("ROR_SMTP_HOST", cfg), int(setting("ROR_SMTP_PORT", cfg)))
+        self.smtp.send(msg)
 
     @timer(interval=2)
     def send_due_mails(self):
