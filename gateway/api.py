@@ -95,8 +95,8 @@ class Context:
         else:
             try:
                 data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidInput("Corps de requête JSON invalide", {"body": f"malformed JSON: {exc}"}) from exc
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: too deep
+                raise InvalidInput("Corps de requête JSON invalide", {"body": f"malformed JSON: {exc}"[:300]}) from exc
         if schema is None:
             if not isinstance(data, dict):
                 raise InvalidInput("Un objet JSON est attendu", {"body": "expected a JSON object"})
@@ -141,7 +141,11 @@ def error_response(exc: BaseException) -> Response:
         detail = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
         body = {"error": {"code": "internal", "message": "Erreur interne", "fields": {"detail": detail}}}
         status = 500
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+    headers = {}
+    if status == 429 and isinstance(exc, RorError) and exc.fields.get("retry_after"):
+        headers["Retry-After"] = str(exc.fields["retry_after"])
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json",
+                    headers=headers)
 
 
 def to_response(result: Any, status: int) -> Response:

@@ -13,6 +13,7 @@ from gateway import api
 from gateway.api import Reply
 from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
+from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.dashboard import DashboardRoutes
 from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
@@ -26,7 +27,8 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, NotificationsRoutes, WebhooksRoutes, DashboardRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, NotificationsRoutes, WebhooksRoutes,
+                     DashboardRoutes):
     name = "gateway"
 
     config = Config()

@@ -15,11 +15,10 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
-from services.accounts import operations
+from services.accounts import operations, recipients_rpc
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
-from services.accounts.recipients_rpc import RecipientsRpc
 from services.accounts.schemas import (
     ActivateSchema,
     GrantSchema,
@@ -73,7 +72,8 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
     return actor
 
 
-class AccountsService(RecipientsRpc):
+# Mixins through their module: `nameko run` runs every class of this module that has entrypoints.
+class AccountsService(recipients_rpc.RecipientsRpc):
     name = "accounts"
 
     db = Database()

@@ -80,6 +80,7 @@ _GROUPS = (
     ("services.accounts.cli", "pki"),
     ("services.offers.cli", "import_group"),
     ("services.common.demo", "demo"),
+    ("services.anomalies.cli", "anomalies"),
 )
 
 for _module, _attr in _GROUPS:

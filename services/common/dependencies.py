@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import eventlet
+from nameko.events import get_event_exchange
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
@@ -56,8 +57,12 @@ class OutboxRelay(DependencyProvider):
     def setup(self):
         self.factory = session_factory(database_url(self.container.config))
         # Publisher retries are short: a dead broker must not block the relay for long.
+        # The relay declares its service's events exchange: publishing to an exchange nobody declared
+        # (no consumer has bound to it yet) fails the channel and would block the outbox for ever.
+        config = self.container.config
         self.dispatch = event_dispatcher(
-            self.container.config, retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2}
+            config, retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2},
+            declare=[get_event_exchange(self.container.service_name, config)],
         )
 
     def start(self):

@@ -13,6 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -125,3 +126,39 @@ def region_of_departement(departement: str) -> str | None:
         if departement in region.departements:
             return region.code
     return None
+
+
+# ------------------------------------------------------------------ support desk and anomalies
+
+SUPPORT_DESK_DEFAULTS = Path(__file__).resolve().parent / "regions_data" / "support_desk.toml"
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@cache
+def _desk_defaults() -> dict:
+    with SUPPORT_DESK_DEFAULTS.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+@cache
+def support_desk(code: str) -> dict:
+    """The region's support desk and anomaly settings (ROR cell, routing table, SLA per category, ticket
+    categories, expert groups, rate limits): the national defaults of `regions_data/support_desk.toml`
+    overridden by the `[support_desk]` section of the region's file."""
+    region = get_region(code)
+    desk = _merged(_desk_defaults(), _plain(region.settings.get("support_desk", {})))
+    desk.setdefault("ror_cell", f"Cellule ROR — {region.label}")
+    return desk
+
+
+def _plain(value):
+    """The region file's read-only mapping as plain dicts (merged and handed to callers)."""
+    if isinstance(value, (dict, MappingProxyType)):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -15,10 +15,9 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, lifecycle, reference
+from services.offers import directory, lifecycle, quality_rpc, reference, stats_rpc
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
-from services.offers.stats_rpc import StatsRpc
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -40,7 +39,9 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService(StatsRpc):
+# Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
+# module that has entrypoints, and a mixin (no `name`) must not be one of them.
+class OffersService(quality_rpc.QualityRpc, stats_rpc.StatsRpc):
     name = "offers"
 
     db = Database()
