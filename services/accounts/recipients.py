@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.accounts.models import Habilitation
+from services.accounts.schemas import ROLES as EDITOR_ROLES  # the roles held on a structure
 
 PAGE = 100
 ROLE_CACHE_SECONDS = 300.0
 MAX_SELECTORS = 200
 MAX_IDS = 5000
-EDITOR_ROLES = ("directeur", "structure_editor")
 
 
 class Directory(Protocol):

@@ -27,6 +27,7 @@ from services.common.errors import (
 from services.common.events import make_event
 from services.offers import reference, steps
 from services.offers.models import Offer, Outbox, Structure
+from services.offers.recipients import owner_recipients
 
 EDITOR_ROLES = ("structure_editor", "directeur")
 COPYABLE_STEPS = ("description", "modalities", "contacts", "hours")  # pre-fill never copies national data
@@ -171,16 +172,6 @@ def _as_text(message) -> str:
     if isinstance(message, list | tuple):
         return " ".join(_as_text(m) for m in message)
     return str(message)
-
-
-def owner_recipients(offer: Offer) -> list[dict]:
-    """Who hears about the offer (notifications' selectors): its professional owner, or else the
-    editors of its unit."""
-    if offer.owner_subject:
-        return [{"subject": offer.owner_subject}]
-    if offer.owner_username:
-        return [{"username": offer.owner_username}]
-    return [{"role": role, "structure_id": offer.unit_id} for role in EDITOR_ROLES]
 
 
 def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) -> Offer:
