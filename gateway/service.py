@@ -15,6 +15,7 @@ from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.dashboard import DashboardRoutes
+from gateway.routes.fhir import FhirRoutes
 from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
@@ -27,7 +28,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, NotificationsRoutes, WebhooksRoutes,
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, NotificationsRoutes, WebhooksRoutes,
                      DashboardRoutes):
     name = "gateway"
 

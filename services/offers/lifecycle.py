@@ -26,6 +26,7 @@ from services.common.errors import (
 )
 from services.common.events import make_event
 from services.offers import reference, steps
+from services.offers.fhir import national
 from services.offers.models import Offer, Outbox, Structure
 from services.offers.recipients import owner_recipients
 
@@ -193,6 +194,7 @@ def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) 
         "offers.published", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
         version=offer.version, published_at=now.isoformat(), content=published_content(offer),
         offer_name=offer.name, recipients=owner_recipients(offer), mail_category="info"))
+    national.enqueue_offer(session, offer)  # the national ROR gets it through the same transaction
     return offer
 
 
@@ -210,6 +212,7 @@ def unpublish(session: Session, offer: Offer, actor: Actor, if_match: str | None
         "offers.unpublished", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
         version=offer.version, unpublished_at=offer.unpublished_at.isoformat(), offer_name=offer.name,
         recipients=owner_recipients(offer), mail_category="info"))
+    national.enqueue_offer(session, offer)
     return offer
 
 

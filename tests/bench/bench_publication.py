@@ -1,5 +1,6 @@
-"""Benchmark of what a publication sets off (issue 8): publication → e-mail in the SMTP sink, and
-publication → webhook received by a connected tool; p50 / p95 / max over N publications at a steady rate.
+"""Benchmark of what a publication sets off (issue 8): publication → e-mail in the SMTP sink, → webhook
+received by a connected tool, → HealthcareService stored by the national ROR stand-in; p50 / p95 / max
+over N publications at a steady rate.
 
     .venv/bin/python tests/bench/bench_publication.py                   # 500 publications, 5 per second
     .venv/bin/python tests/bench/bench_publication.py --count 100 --rate 10
@@ -7,11 +8,13 @@ publication → webhook received by a connected tool; p50 / p95 / max over N pub
 Runs its own copy of the suite, one process per service as `make up` does (accounts, offers,
 notifications and the gateway, on the
 vhost and database `ror_bench_notify`, created and migrated; the offers made by an earlier run are left
-alone), an SMTP sink (deploy/smtp_server.py) and a webhook receiver (tests/webhook_receiver.py) of its own.
+alone), an SMTP sink (deploy/smtp_server.py), a webhook receiver (tests/webhook_receiver.py) and a national
+ROR stand-in (deploy/national_server.py) of its own.
 It creates N complete offers owned by the demo kiné, registers a webhook subscription for
 `offers.published`, then publishes them through the HTTP API (`POST /api/idf/offers/{id}/publish`, as the
 kiné) at a steady rate. The clock starts when the publish answer (200) is received: the publication is
-committed. The e-mail is timed by the SMTP sink's file name (UTC, µs), the webhook by the receiver's log.
+committed. The e-mail is timed by the SMTP sink's file name (UTC, µs), the webhook by the receiver's log,
+the national push by the stand-in's journal (received_at).
 Everything runs on this machine, so one clock serves all. Target: p95 ≤ 1 s for each.
 """
 
@@ -64,6 +67,7 @@ def serve(args) -> None:
     config = {"AMQP_URI": args.amqp, "WEB_SERVER_ADDRESS": f"127.0.0.1:{args.gateway_port}",
               "ROR_DATABASE_URL": args.db, "ROR_PUBLIC_URL": f"http://127.0.0.1:{args.gateway_port}",
               "ROR_SMTP_PORT": str(args.smtp_port), "ROR_WEBHOOK_ALLOW_LOOPBACK": "1",
+              "ROR_NATIONAL_URL": args.national_url,
               "serializer": "json", "max_workers": 10}
     runner = ServiceRunner(config)
     runner.add_service(classes[args.serve])
@@ -127,6 +131,7 @@ def main() -> None:
     parser.add_argument("--amqp", default=f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
     parser.add_argument("--gateway-port", type=int, default=0)
     parser.add_argument("--smtp-port", type=int, default=0)
+    parser.add_argument("--national-url", default="")
     args = parser.parse_args()
     if args.serve:
         serve(args)
@@ -135,6 +140,7 @@ def main() -> None:
     import requests
 
     from tests.helpers import demo_totp, password_token
+    from tests.national_support import NationalStandIn
     from tests.notify_support import Receiver, SmtpSink
     from tests.offers_support import complete_draft, make_offer, subject_of
 
@@ -142,12 +148,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-publication-"))
     sink = SmtpSink(free_port(), work / "mail")
     receiver = Receiver(free_port(), work / "hooks.jsonl")
+    (work / "national").mkdir()
+    national = NationalStandIn(work / "national")
     gateway_port = free_port()
     sink.start()
     receiver.start()
+    national.start()
     # One process per service, as `make up` runs them (deploy/services.sh).
     suite = [subprocess.Popen([sys.executable, __file__, "--serve", name, "--amqp", args.amqp, "--db", args.db,
-                               "--gateway-port", str(gateway_port), "--smtp-port", str(sink.port)], cwd=ROOT)
+                               "--gateway-port", str(gateway_port), "--smtp-port", str(sink.port),
+                               "--national-url", national.url], cwd=ROOT)
              for name in ("accounts", "offers", "notifications", "gateway")]
     try:
         wait_port(gateway_port, "the gateway")
@@ -212,6 +222,8 @@ def main() -> None:
         deadline = time.monotonic() + 60
         mails: dict[int, float] = {}
         hooks: dict[int, float] = {}
+        pushes: dict[int, float] = {}
+        by_resource = {f"idf-{offer_id}": offer_id for offer_id in offers}
         read: set[str] = set()
         while time.monotonic() < deadline:
             for path in (work / "mail").glob("*.eml"):
@@ -227,7 +239,11 @@ def main() -> None:
                 offer_id = json.loads(row["body"])["data"].get("offer_id")
                 if offer_id in offers:
                     hooks.setdefault(offer_id, row["at"])
-            if len(mails) >= len(published_at) and len(hooks) >= len(published_at):
+            for entry in national.journal():
+                if entry["type"] == "HealthcareService" and entry["id"] in by_resource \
+                        and entry["outcome"] in ("created", "updated"):
+                    pushes.setdefault(by_resource[entry["id"]], datetime.fromisoformat(entry["received_at"]).timestamp())
+            if all(len(x) >= len(published_at) for x in (mails, hooks, pushes)):
                 break
             time.sleep(1)
 
@@ -236,12 +252,13 @@ def main() -> None:
                          len(published_at))
         ok_hook = report("publication -> webhook", [hooks[o] - published_at[o] for o in published_at if o in hooks],
                          len(published_at))
-        print("national push (issue 8 item 3) is not measured here: not in this branch")
+        ok_push = report("publication -> national", [pushes[o] - published_at[o] for o in published_at if o in pushes],
+                         len(published_at))
         etag = http.get(f"{api}/webhooks/{subscription['id']}", headers={"Authorization": f"Bearer {admin}"},
                         timeout=30).headers["ETag"]
         http.patch(f"{api}/webhooks/{subscription['id']}", json={"active": False}, timeout=30,
                    headers={"Authorization": f"Bearer {admin}", "If-Match": etag})  # its receiver goes away
-        sys.exit(0 if ok_mail and ok_hook else 1)
+        sys.exit(0 if ok_mail and ok_hook and ok_push else 1)
     finally:
         for proc in suite:
             proc.terminate()
@@ -252,6 +269,7 @@ def main() -> None:
                 proc.kill()
         sink.stop()
         receiver.stop()
+        national.stop()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Exactly once through faults (issue 8, item 6), on a RabbitMQ node and a database of the test's own:
 
-- the notifications service is stopped, 100 offers are published, it starts again: exactly 100 e-mails
-  and 100 webhook deliveries, none twice;
+- the notifications service is stopped, 100 offers are published, it starts again: exactly 100 e-mails,
+  100 webhook deliveries and 100 national pushes (HealthcareService stored by the national stand-in),
+  none twice;
 - the same with the broker restarted in the middle of the publications.
 
 Publications are made the way the offers service makes them (the domain function in a database
 transaction, which needs no broker): the outbox relay of the running offers service carries them.
-E-mails go to an SMTP sink of the test's own and webhooks to a receiver of its own, so every message is
-counted. Bounded: about a minute."""
+E-mails go to an SMTP sink of the test's own, webhooks to a receiver of its own and national pushes to a
+national stand-in of its own, so every message is counted. Bounded: about a minute."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from services.common.migrations import upgrade_all
 from services.notifications.service import NotificationsService
 from services.offers import lifecycle
 from services.offers.service import OffersService
+from tests.national_support import NationalStandIn
 from tests.notify_support import Receiver, SmtpSink, free_port
 from tests.offers_support import complete_draft, make_offer, subject_of
 
@@ -79,10 +81,13 @@ def world(private_broker, fault_db, suite_config, tmp_path, tokens):
     """accounts, offers and notifications on the private node; an SMTP sink and a webhook receiver."""
     sink = SmtpSink(free_port(), tmp_path / "mail")
     receiver = Receiver(free_port(), tmp_path / "hooks.jsonl")
+    (tmp_path / "national").mkdir()
+    national = NationalStandIn(tmp_path / "national")
     sink.start()
     receiver.start()
+    national.start()
     config = {**suite_config, "AMQP_URI": private_broker.amqp_uri, "ROR_DATABASE_URL": fault_db,
-              "ROR_SMTP_PORT": str(sink.port)}
+              "ROR_SMTP_PORT": str(sink.port), "ROR_NATIONAL_URL": national.url}
     containers = {cls.name: ServiceContainer(cls, config) for cls in (AccountsService, OffersService,
                                                                       NotificationsService)}
     for container in containers.values():
@@ -92,7 +97,7 @@ def world(private_broker, fault_db, suite_config, tmp_path, tokens):
                                                            "description": "outil connecté"}, ADMIN)
     kine = tokens("idf", "kine.demo")
     state = {"config": config, "containers": containers, "sink": sink, "receiver": receiver,
-             "subject": subject_of(kine), "webhook": sub}
+             "national": national, "subject": subject_of(kine), "webhook": sub}
     try:
         yield state
     finally:
@@ -105,6 +110,7 @@ def world(private_broker, fault_db, suite_config, tmp_path, tokens):
                 container.stop()
             sink.stop()
             receiver.stop()
+            national.stop()
 
 
 def _offers(db_url: str, subject: str, count: int) -> list[int]:
@@ -127,15 +133,25 @@ def _event_ids_of_hooks(receiver: Receiver) -> Counter:
     return Counter(r["headers"]["webhook-id"].removeprefix("msg_") for r in receiver.received())
 
 
-def _wait_all(world: dict, timeout: float) -> tuple[Counter, Counter]:
+def _national_stores(national: NationalStandIn, offer_ids: list[int]) -> Counter:
+    """HealthcareServices of these offers stored by the stand-in (a replayed request is not stored)."""
+    wanted = {f"idf-{i}" for i in offer_ids}
+    return Counter(e["id"] for e in national.journal() if e["type"] == "HealthcareService" and e["id"] in wanted
+                   and e["outcome"] in ("created", "updated"))
+
+
+def _wait_all(world: dict, offer_ids: list[int], timeout: float) -> tuple[Counter, Counter, Counter]:
+    def counts():
+        return (_event_ids_of_mails(world["sink"]), _event_ids_of_hooks(world["receiver"]),
+                _national_stores(world["national"], offer_ids))
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        mails, hooks = _event_ids_of_mails(world["sink"]), _event_ids_of_hooks(world["receiver"])
-        if len(mails) >= COUNT and len(hooks) >= COUNT:
+        if all(len(c) >= COUNT for c in counts()):
             break
         time.sleep(0.5)
     time.sleep(4)  # a duplicate (redelivery, second relay pass, retry) would have arrived by now
-    return _event_ids_of_mails(world["sink"]), _event_ids_of_hooks(world["receiver"])
+    return counts()
 
 
 def _published_event_ids(db_url: str, offer_ids: list[int]) -> set[str]:
@@ -163,12 +179,14 @@ def test_notifications_down_while_100_offers_are_published(world, fault_db):
     back = ServiceContainer(NotificationsService, world["config"])
     world["containers"]["notifications"] = back
     back.start()
-    mails, hooks = _wait_all(world, timeout=90)
+    mails, hooks, pushes = _wait_all(world, offer_ids, timeout=90)
     print(f"\nnotifications down, {COUNT} publications, back: {len(mails)} e-mails "
           f"(max {max(mails.values(), default=0)} per event), {len(hooks)} webhook deliveries "
-          f"(max {max(hooks.values(), default=0)} per event), all in {time.monotonic() - started:.1f} s")
+          f"(max {max(hooks.values(), default=0)} per event), {len(pushes)} national pushes "
+          f"(max {max(pushes.values(), default=0)} per offer), all in {time.monotonic() - started:.1f} s")
     assert set(mails) == expected and set(mails.values()) == {1}
     assert set(hooks) == expected and set(hooks.values()) == {1}
+    assert len(pushes) == COUNT and set(pushes.values()) == {1}
 
 
 def test_broker_restarted_in_the_middle_of_100_publications(world, fault_db, private_broker):
@@ -192,9 +210,11 @@ def test_broker_restarted_in_the_middle_of_100_publications(world, fault_db, pri
     expected = _published_event_ids(fault_db, offer_ids)
     assert len(expected) == COUNT
 
-    mails, hooks = _wait_all(world, timeout=120)
+    mails, hooks, pushes = _wait_all(world, offer_ids, timeout=120)
     print(f"\nbroker restarted mid-way, {COUNT} publications: {len(mails)} e-mails "
           f"(max {max(mails.values(), default=0)} per event), {len(hooks)} webhook deliveries "
-          f"(max {max(hooks.values(), default=0)} per event)")
+          f"(max {max(hooks.values(), default=0)} per event), {len(pushes)} national pushes "
+          f"(max {max(pushes.values(), default=0)} per offer)")
     assert set(mails) == expected and set(mails.values()) == {1}
     assert set(hooks) == expected and set(hooks.values()) == {1}
+    assert len(pushes) == COUNT and set(pushes.values()) == {1}
