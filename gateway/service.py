@@ -18,6 +18,7 @@ from gateway.routes.dashboard import DashboardRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.search import SearchRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
@@ -28,8 +29,8 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, NotificationsRoutes, WebhooksRoutes,
-                     DashboardRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, NotificationsRoutes,
+                     WebhooksRoutes, DashboardRoutes):
     name = "gateway"
 
     config = Config()
