@@ -20,7 +20,8 @@ The node is started with the Debian `rabbitmq-server` binaries (`/usr/lib/rabbit
 current user, with its own node name (`ror_test_<vhost>_<pid>@localhost`), its own AMQP and Erlang
 distribution ports (free ports picked at start), no plugins (no management port to collide with), and
 its own cookie, mnesia, log and config under `$ROR_VAR_DIR/test-brokers/<node>/` (removed at the end).
-It is started on first use and stopped (`rabbitmqctl shutdown`) at the end of the test session.
+It is started on first use and stopped (`rabbitmqctl shutdown`) at the end of the test session; a node
+left behind by a killed session is stopped by the next session (`reap_orphans`).
 `stop_app` / `start_app` simulate an outage with the node alive; `stop` / `start` stop and restart the
 whole node (same ports and data: durable queues survive). Only the default vhost `/` is used (guest).
 """
@@ -28,7 +29,9 @@ whole node (same ports and data: durable queues survive). Only the default vhost
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -47,6 +50,30 @@ def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(base_dir: Path) -> None:
+    """Stop and remove the nodes of test sessions that died without their teardown (kill -9): their
+    directory name ends with the session's pid, and the node wrote its own pid in node.pid."""
+    for node_dir in base_dir.glob("*_[0-9]*"):
+        match = re.search(r"_(\d+)$", node_dir.name)
+        if not match or _alive(int(match.group(1))):
+            continue
+        try:
+            os.kill(int((node_dir / "node.pid").read_text().strip()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass  # no pid file, or the node is gone already
+        shutil.rmtree(node_dir, ignore_errors=True)
 
 
 class PrivateBroker:

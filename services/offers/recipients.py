@@ -3,13 +3,8 @@
 
 from __future__ import annotations
 
+from services.offers.access import EDITOR_ROLES
 from services.offers.models import Offer
-
-
-def editor_roles() -> tuple[str, ...]:
-    from services.offers.lifecycle import EDITOR_ROLES  # here: lifecycle itself uses owner_recipients
-
-    return EDITOR_ROLES
 
 
 def owner_recipients(offer: Offer) -> list[dict]:
@@ -18,4 +13,4 @@ def owner_recipients(offer: Offer) -> list[dict]:
         return [{"subject": offer.owner_subject}]
     if offer.owner_username:
         return [{"username": offer.owner_username}]
-    return [{"role": role, "structure_id": offer.unit_id} for role in editor_roles()]
+    return [{"role": role, "structure_id": offer.unit_id} for role in EDITOR_ROLES]

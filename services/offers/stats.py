@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from services.offers.access import EDITOR_ROLES
 from services.offers.models import Offer, Structure
-from services.offers.recipients import editor_roles, owner_recipients
+from services.offers.recipients import owner_recipients
 
 
 def stale_offers(session: Session, region: str, cutoff: datetime, after_id: int = 0, limit: int = 500) -> list[dict]:
@@ -29,7 +30,7 @@ def stale_structures(session: Session, region: str, cutoff: datetime, after_id: 
     ).order_by(Structure.id).limit(limit))
     return [{"kind": "structure", "id": s.id, "name": s.name, "last_updated_at": s.updated_at.isoformat(),
              "departement": s.departement,
-             "recipients": [{"role": role, "structure_id": s.id} for role in editor_roles()]} for s in rows]
+             "recipients": [{"role": role, "structure_id": s.id} for role in EDITOR_ROLES]} for s in rows]
 
 
 def completeness(session: Session, region: str, departements: tuple[str, ...], cutoff: datetime) -> dict[str, dict]:

@@ -298,3 +298,21 @@ def test_finess_decoded_csv_without_its_key_columns_is_refused(tmp_path, db_url)
     path = write(tmp_path / "finess-bad.csv", ["nofinesset;nofinessej;coordx;coordy", "780000287;780110078;1;2"])
     with pytest.raises(ImportFileError, match="rs, departement"):
         import_finess(path, "idf", db_url, progress=False)
+
+
+def test_a_row_missing_or_misnaming_a_column_is_refused_before_anything_is_written(db_url, numbers):
+    """Rows are keyed by column name: a forgotten or misspelt column fails the batch loudly."""
+    from services.offers.importers.store import PROFESSIONAL, Store
+
+    store = Store("idf", db_url)
+    try:
+        row = {c: None for c in PROFESSIONAL.columns if c != "region"}
+        row.update(rpps=numbers("rpps"), id_type="8", last_name="X")
+        misspelt = {("lastname" if k == "last_name" else k): v for k, v in row.items()}
+        with pytest.raises(ValueError, match="expected"):
+            store.upsert_professionals([misspelt])
+        with pytest.raises(ValueError, match="expected"):
+            store.upsert_professionals([{k: v for k, v in row.items() if k != "civility"}])
+    finally:
+        store.rollback()
+        store.close()

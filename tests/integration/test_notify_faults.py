@@ -12,8 +12,6 @@ national stand-in of its own, so every message is counted. Bounded: about a minu
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 import time
 from collections import Counter
@@ -28,7 +26,7 @@ from services.common.actor import Actor
 from services.common.db import ensure_database, session_scope
 from services.common.migrations import upgrade_all
 from services.notifications.service import NotificationsService
-from services.offers import lifecycle
+from services.offers import access, lifecycle
 from services.offers.service import OffersService
 from tests.national_support import NationalStandIn
 from tests.notify_support import Receiver, SmtpSink, free_port
@@ -39,18 +37,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 COUNT = 100
 ADMIN = {"subject": "fault-test-admin", "username": "admin", "region": "idf", "roles": ["region_admin"],
          "rpps": None, "habilitations": []}
-
-
-@pytest.fixture(scope="module")
-def private_broker():
-    """A RabbitMQ node of this module's own (tests/brokers.py): stopping it harms nobody."""
-    from services.common.config import var_dir
-    from tests.brokers import PrivateBroker
-
-    broker = PrivateBroker(var_dir() / "test-brokers", re.sub(r"\W", "_", f"ror_test_notify_faults_{os.getpid()}"))
-    broker.start()
-    yield broker
-    broker.remove()
 
 
 def _drop_database(url: str) -> None:
@@ -121,7 +107,7 @@ def _offers(db_url: str, subject: str, count: int) -> list[int]:
 def _publish(db_url: str, subject: str, offer_id: int) -> None:
     actor = Actor(subject=subject, username="kine.demo", region="idf", roles=frozenset({"professional"}))
     with session_scope(db_url) as session:
-        offer = lifecycle.load_offer(session, "idf", offer_id, for_update=True)
+        offer = access.load_offer(session, "idf", offer_id, for_update=True)
         lifecycle.publish(session, offer, actor, f'"{offer_id}-{offer.version}"')
 
 
