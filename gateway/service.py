@@ -15,8 +15,10 @@ from gateway.dependencies import Habilitations, Jwks
 from gateway.habilitations import HabilitationEvents
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
+from gateway.routes.dashboard import DashboardRoutes
 from gateway.routes.dossiers import DossiersRoutes
 from gateway.routes.fhir import FhirRoutes
+from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.routes.search import SearchRoutes
 from gateway.schemas import HealthSchema
@@ -30,7 +32,7 @@ HEALTH_TIMEOUT = 3.0
 
 
 class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes,
-                     HabilitationEvents):
+                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents):
     name = "gateway"
 
     config = Config()

@@ -83,6 +83,9 @@ def suite_config(db_url, amqp_uri, national_ror):
         "ROR_PUBLIC_URL": f"http://{GATEWAY_ADDRESS}",
         "serializer": "json",
         "max_workers": 10,
+        # Webhook receivers of the tests listen on loopback; retries come within seconds, not hours.
+        "ROR_WEBHOOK_ALLOW_LOOPBACK": "1",
+        "ROR_WEBHOOK_SCHEDULE": "0,1,2,3,5,8",
     }
 
 

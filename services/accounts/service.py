@@ -16,6 +16,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
+from services.accounts import recipients_rpc
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
@@ -81,7 +82,8 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
     return actor
 
 
-class AccountsService:
+# Mixins through their module: `nameko run` runs every class of this module that has entrypoints.
+class AccountsService(recipients_rpc.RecipientsRpc):
     name = "accounts"
     capabilities = ("activation_codes", "activation", "email_verification", "password_reset", "ror_accounts",
                     "habilitations")

@@ -30,6 +30,14 @@ DEFAULTS: dict[str, str] = {
     "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",
     "ROR_VAR_DIR": str(ROOT / "var"),
+    # Webhooks: loopback / private receivers are refused (SSRF) unless allowed (the demo and tests
+    # allow loopback); seconds between attempts (Standard Webhooks' schedule); concurrent attempts per
+    # subscription (a slow receiver holds only these).
+    "ROR_WEBHOOK_ALLOW_LOOPBACK": "0",
+    "ROR_WEBHOOK_ALLOW_PRIVATE": "0",
+    "ROR_WEBHOOK_SCHEDULE": "0,5,300,1800,7200,18000,36000,36000",
+    "ROR_WEBHOOK_TIMEOUT": "15",
+    "ROR_WEBHOOK_CONCURRENCY": "8",
 }
 
 

@@ -11,10 +11,19 @@ queues) keep the classic type.
 
 from __future__ import annotations
 
+import logging
+
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
 from nameko.events import EventHandler
-from nameko.rpc import Rpc, RpcConsumer
+from nameko.messaging import QueueConsumer
+from nameko.rpc import ReplyListener, Rpc, RpcConsumer, RpcProxy
 
 from services.common.config import setting
+
+log = logging.getLogger(__name__)
+# What a broker that went away raises under a publish, an ack or a requeue.
+BROKER_GONE = (OSError, AmqpConnectionError, OperationalError)
 
 QUEUE_TYPES = ("classic", "quorum")
 
@@ -42,10 +51,39 @@ def _retype(queue, config) -> None:
         queue.queue_arguments = {**(queue.queue_arguments or {}), **extra}
 
 
+class RorQueueConsumer(QueueConsumer):
+    """nameko's, except that losing the connection under an ack or a requeue does not kill the
+    container (nameko catches amqp's ConnectionError only; a reset socket raises the builtin one): the
+    broker redelivers the unacknowledged message after the reconnection, and handlers are idempotent."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except BROKER_GONE as exc:
+            log.warning("ack lost with the broker connection (the message comes again): %s", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except BROKER_GONE as exc:
+            log.warning("requeue lost with the broker connection (the message comes again): %s", exc)
+
+
 class RorRpcConsumer(RpcConsumer):
+    queue_consumer = RorQueueConsumer()
+
     def setup(self):
         super().setup()
         _retype(self.queue, self.container.config)
+
+    def handle_result(self, message, result, exc_info):
+        """A reply that cannot be published (broker gone) is dropped, not fatal: the caller times out."""
+        try:
+            return super().handle_result(message, result, exc_info)
+        except BROKER_GONE as exc:
+            log.warning("RPC reply lost with the broker connection: %s", exc)
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
 
 
 class RorRpc(Rpc):
@@ -53,9 +91,21 @@ class RorRpc(Rpc):
 
 
 class RorEventHandler(EventHandler):
+    queue_consumer = RorQueueConsumer()
+
     def setup(self):
         super().setup()
         _retype(self.queue, self.container.config)
+
+
+class RorReplyListener(ReplyListener):
+    queue_consumer = RorQueueConsumer()
+
+
+class RorRpcProxy(RpcProxy):
+    """nameko's RpcProxy whose reply queue survives a broker restart (see RorQueueConsumer)."""
+
+    rpc_reply_listener = RorReplyListener()
 
 
 rpc = RorRpc.decorator

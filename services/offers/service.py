@@ -23,6 +23,7 @@ from services.offers import (
     quality_rpc,
     reference,
     search_rpc,
+    stats_rpc,
     structures_rpc,
     views,
 )
@@ -53,7 +54,8 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc, structures_rpc.StructuresRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc, structures_rpc.StructuresRpc,
+                    stats_rpc.StatsRpc):
     name = "offers"
     capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 

@@ -122,6 +122,19 @@ RULES: dict[str, Rule] = {
     "get_ticket": Rule(EVERYONE),
     "add_ticket_message": Rule(EVERYONE),
     "transition_ticket": Rule(EVERYONE),
+    # notifications
+    "list_notifications": Rule(USERS),
+    "get_notification_preferences": Rule(USERS),
+    "set_notification_preferences": Rule(USERS),
+    "create_webhook": Rule(frozenset({"admin"})),
+    "list_webhooks": Rule(frozenset({"admin"})),
+    "get_webhook": Rule(frozenset({"admin"})),
+    "update_webhook": Rule(frozenset({"admin"})),
+    "rotate_webhook_secret": Rule(frozenset({"admin"})),
+    "list_webhook_deliveries": Rule(frozenset({"admin"})),
+    "replay_webhook_delivery": Rule(frozenset({"admin"})),
+    "replay_webhook_since": Rule(frozenset({"admin"})),
+    "completeness_dashboard": Rule(TEAM),
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.

@@ -91,6 +91,7 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
     record(session, Outbox, make_event(
         "accounts.activated", region, rpps, username=rpps, email=email, first_name=code.first_name,
         last_name=code.last_name, verification_url=url, subject=user_id,
+        recipients=[{"email": email}], mail_category="security",
     ))
     session.flush()
     return {
