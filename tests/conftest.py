@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 
 import pytest
@@ -143,16 +144,18 @@ def api(suite):
 
 @pytest.fixture(scope="session")
 def tokens():
-    """Access tokens of the demo users, per (region, username), fetched once."""
-    cache: dict[tuple[str, str], str] = {}
+    """Access tokens of the demo users, per (region, username), fetched again when they are about to
+    expire (the realm's lifespan is shorter than a whole run, whatever order the tests run in)."""
+    cache: dict[tuple[str, str], tuple[str, float]] = {}
     privileged = {"cpts.directeur", "validateur", "support", "admin"}
 
     def get(region: str, username: str) -> str:
         key = (region, username)
-        if key not in cache:
+        if key not in cache or time.monotonic() > cache[key][1]:
             totp = demo_totp() if username in privileged else None
-            cache[key] = password_token(region, username, totp=totp)["access_token"]
-        return cache[key]
+            body = password_token(region, username, totp=totp)
+            cache[key] = (body["access_token"], time.monotonic() + body["expires_in"] - 60)
+        return cache[key][0]
 
     return get
 
