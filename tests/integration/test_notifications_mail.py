@@ -165,7 +165,10 @@ def test_while_smtp_is_down_the_mail_waits_and_leaves_once_when_it_is_back(suite
         [mail] = _mails(db_url, event["event_id"])
         assert mail.status == "sent" and mail.attempts >= 2
         time.sleep(2.5)  # one more timer pass: nothing left to send
-        assert [str(m["To"]) for m in sink.messages()] == [recipient]
+        # Sent once. The suite's notifications service shares this database, so its retry pass may be
+        # the one that sent it (through the shared sink): count both sinks.
+        shared = mails_to(recipient, timeout=0.5)
+        assert len([m for m in sink.messages() if str(m["To"]) == recipient]) + len(shared) == 1
     finally:
         service.stop()
         sink.stop()
