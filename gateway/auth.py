@@ -14,6 +14,7 @@ import jwt
 import requests
 from jwt import PyJWKSet
 
+from services.common.config import setting
 from services.common.errors import Forbidden, Unauthorized, Unavailable
 from services.common.regions import REALM_TO_REGION, get_region
 
@@ -85,8 +86,19 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
-    """Identity carried by `token`, which must come from `region_code`'s realm."""
+def expected_issuer(realm: str, config: dict | None = None) -> str:
+    """The one `iss` accepted for `realm`: ROR_KEYCLOAK_ISSUER_URL (Keycloak's public URL, or a template
+    with {realm}) or else ROR_KEYCLOAK_URL, + /realms/<realm>. Keycloak is started with this hostname,
+    so a forged Host header cannot make it issue tokens with another `iss`."""
+    base = setting("ROR_KEYCLOAK_ISSUER_URL", config) or setting("ROR_KEYCLOAK_URL", config)
+    if "{realm}" in base:
+        return base.format(realm=realm)
+    return f"{base.rstrip('/')}/realms/{realm}"
+
+
+def verify(token: str, region_code: str, jwks: JwksCache, config: dict | None = None) -> Identity:
+    """Identity carried by `token`, which must come from `region_code`'s realm, as issued by the
+    configured Keycloak URL."""
     region = get_region(region_code)
     try:
         header = jwt.get_unverified_header(token)
@@ -97,6 +109,8 @@ def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
     realm = issuer.rstrip("/").rsplit("/realms/", 1)[-1] if "/realms/" in issuer else ""
     if realm not in REALM_TO_REGION:
         raise Unauthorized("Jeton invalide", {"authorization": "token not issued by a ROR realm"})
+    if issuer != expected_issuer(realm, config):
+        raise Unauthorized("Jeton invalide", {"authorization": "unexpected token issuer"})
     kid = header.get("kid")
     if not kid:
         raise Unauthorized("Jeton invalide", {"authorization": "token has no kid"})

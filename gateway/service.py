@@ -7,16 +7,17 @@ import requests
 from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
 from gateway import api
 from gateway.api import Reply
-from gateway.dependencies import Jwks
+from gateway.dependencies import DownstreamGuards, Jwks
+from gateway.edge import http
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
+from services.common import rpc
 from services.common.config import setting
-from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
+from services.common.dependencies import ALL_ERRORS, Database  # noqa: F401  (registers domain errors for RPC)
 from services.common.errors import NotFound
 from services.common.migrations import SERVICES
 
@@ -28,6 +29,8 @@ class GatewayService(AccountsRoutes, OffersRoutes):
 
     config = Config()
     jwks = Jwks()
+    guards = DownstreamGuards()
+    db = Database()  # schema gateway: rate-limit counters, idempotency keys (gateway.models)
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
     dossiers = RpcProxy("dossiers")
@@ -37,11 +40,11 @@ class GatewayService(AccountsRoutes, OffersRoutes):
     # ------------------------------------------------------------------ platform
     def _check_service(self, name: str) -> dict:
         try:
-            with eventlet.Timeout(HEALTH_TIMEOUT):
-                answer = getattr(self, name).health()
-            return {"status": "ok" if answer.get("status") == "ok" else "down", "detail": answer}
+            answer = rpc.call(getattr(self, name), "health", timeout=HEALTH_TIMEOUT)
         except BaseException as exc:  # noqa: BLE001 - a timeout is a BaseException in eventlet
+            self.guards[name].breaker.trip(f"health: {type(exc).__name__}: {exc}")  # fail fast from now
             return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        return {"status": "ok" if answer.get("status") == "ok" else "down", "detail": answer}
 
     def _check_rabbitmq(self) -> dict:
         try:

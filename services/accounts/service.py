@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 
-import eventlet
 from marshmallow import Schema, ValidationError
 from nameko.dependency_providers import Config
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.accounts import operations
 from services.accounts.directory import directory_for
@@ -29,9 +28,11 @@ from services.accounts.schemas import (
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
-from services.common.errors import Forbidden, Unavailable, from_marshmallow
+from services.common.errors import Forbidden, from_marshmallow
 from services.common.health import service_health
 from services.common.regions import get_region
+from services.common.rpc import call as deadline_call
+from services.common.rpc import rpc
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,8 @@ class AccountsService:
     # ------------------------------------------------------------------ plumbing
     def _offers(self, method: str, *args, **kwargs):
         """Offers RPC with a deadline (the in-service proxy has none): a dead service gives 503."""
-        timeout = float(setting("ROR_RPC_TIMEOUT", self.config))
-        try:
-            with eventlet.Timeout(timeout, Unavailable("Le service offers ne répond pas")):
-                return getattr(self.offers, method)(*args, **kwargs)
-        except UnknownService as exc:
-            raise Unavailable("Le service offers n'est pas démarré", {"offers": str(exc)}) from exc
+        return deadline_call(self.offers, method, *args, timeout=float(setting("ROR_RPC_TIMEOUT", self.config)),
+                             **kwargs)
 
     def _structure_exists(self, region: str, structure_id: int) -> bool:
         try:

@@ -1,10 +1,9 @@
 """Anomalies and support tickets service. Today: health and its outbox; tickets come with their issue."""
 
-from nameko.rpc import rpc
-
 from services.anomalies.models import Outbox
 from services.common.dependencies import Database, OutboxRelay
 from services.common.health import service_health
+from services.common.rpc import rpc
 
 
 class AnomaliesService:

@@ -1,9 +1,8 @@
 """Dossiers collaboratifs service. Today: health and its outbox; the dossier lifecycle comes with its issue."""
 
-from nameko.rpc import rpc
-
 from services.common.dependencies import Database, OutboxRelay
 from services.common.health import service_health
+from services.common.rpc import rpc
 from services.dossiers.models import Outbox
 
 

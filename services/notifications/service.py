@@ -6,13 +6,13 @@ import logging
 
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
-from nameko.rpc import rpc
 
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
 from services.common.health import service_health
 from services.common.outbox import claim
 from services.common.regions import REGIONS
+from services.common.rpc import rpc
 from services.notifications import mailer, templates
 from services.notifications.models import Outbox, ProcessedEvent, SentMail
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 
-from nameko.rpc import rpc as nameko_rpc
-
 from services.common.actor import Actor
 from services.common.dependencies import Database, OutboxRelay
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.regions import get_region
+from services.common.rpc import rpc as nameko_rpc
 from services.offers import directory, lifecycle, reference
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
