@@ -73,7 +73,7 @@ class Breaker:
 class Bulkhead:
     """At most `limit` calls in flight; a caller waits at most `wait` seconds for a slot."""
 
-    def __init__(self, name: str, limit: int, wait: float = 0.2):
+    def __init__(self, name: str, limit: int, wait: float = 1.0):
         self.name = name
         self.limit = limit
         self.wait = wait

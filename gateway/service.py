@@ -44,6 +44,7 @@ class GatewayService(AccountsRoutes, OffersRoutes):
         except BaseException as exc:  # noqa: BLE001 - a timeout is a BaseException in eventlet
             self.guards[name].breaker.trip(f"health: {type(exc).__name__}: {exc}")  # fail fast from now
             return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        self.guards[name].breaker.success()  # it answers: its endpoints may call it again
         return {"status": "ok" if answer.get("status") == "ok" else "down", "detail": answer}
 
     def _check_rabbitmq(self) -> dict:

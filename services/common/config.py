@@ -28,7 +28,7 @@ DEFAULTS: dict[str, str] = {
     "ROR_MAIL_FROM": "ROR <noreply@ror.local>",
     "ROR_PUBLIC_URL": "http://127.0.0.1:8000",
     "ROR_RPC_TIMEOUT": "15",
-    "ROR_RPC_CONCURRENCY": "4",  # gateway: calls in flight per downstream service
+    "ROR_RPC_CONCURRENCY": "8",  # gateway: calls in flight per downstream service
     "ROR_BREAKER_THRESHOLD": "2",  # gateway: consecutive failures that open a service's breaker
     "ROR_BREAKER_COOL_DOWN": "5",  # gateway: seconds before an open breaker probes the service
     "ROR_ACTIVATION_CODE_DAYS": "90",
