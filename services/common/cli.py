@@ -52,6 +52,7 @@ _GROUPS = (
     ("services.accounts.cli", "pki"),
     ("services.offers.cli", "import_group"),
     ("services.common.demo", "demo"),
+    ("services.common.outbox_cli", "outbox_group"),
 )
 
 for _module, _attr in _GROUPS:

@@ -4,8 +4,9 @@
 - the publisher declares its `<service>.events` exchange (as nameko declares it) and the durable queues
   and bindings of the known consumers (nameko's `@event_handler`s of the suite's services, found by
   `subscriptions()`), so an event published before its consumer ever started waits in its queue;
-- publishes `mandatory` with publisher confirms: an event no queue took is reported `Unroutable` and
-  stays pending in the outbox instead of vanishing.
+- publishes `mandatory` with publisher confirms: an event that a known consumer should get but that no
+  queue took (its queue was deleted meanwhile) is reported `Unroutable` and stays pending in the outbox
+  instead of vanishing; an event type nobody subscribes to is simply published.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from kombu import Connection, Exchange, Producer, Queue
-from kombu.entity import PERSISTENT
+from kombu.entity import PERSISTENT_DELIVERY_MODE as PERSISTENT
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,6 @@ def subscriptions() -> tuple[Subscription, ...]:
     """Durable event queues of the suite's services: every nameko `@event_handler` (service pool,
     reliable delivery — the only kind the suite uses), named as nameko names them."""
     from nameko.events import SERVICE_POOL, EventHandler
-    from nameko.extensions import iter_extensions  # noqa: F401 - documents where entrypoints live
 
     from services.common.migrations import SERVICES
 
@@ -131,5 +131,10 @@ class EventPublisher:
         except Exception as exc:
             self.close()  # the connection or channel is unusable: a fresh one next time
             raise BrokerDown(f"{type(exc).__name__}: {exc}") from exc
-        if self._returned:
+        if self._returned and self._subscribed(source, event_type):
             raise Unroutable(f"no queue bound to {exchange.name} for {event_type}")
+        # Returned with no known consumer at all: nobody wants this fact (yet); nothing to keep.
+
+    def _subscribed(self, source: str, event_type: str) -> bool:
+        subs = self.known if self.known is not None else subscriptions()
+        return any(s.source == source and s.event_type == event_type for s in subs)
