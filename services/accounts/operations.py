@@ -147,15 +147,15 @@ def _decoy_hash() -> str:
     return rules.hash_code("A" * rules.CODE_LENGTH)
 
 
-def _fail_attempt(session: Session, region: str, rpps: str, now: datetime) -> NoReturn:
+def _fail_attempt(session: Session, region: str, rpps: str, now: datetime, client: str | None = None) -> NoReturn:
     """Count the wrong code (committed even though the request fails), then refuse."""
-    session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=False))
+    session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=False, client=client))
     session.commit()
     raise InvalidInput(INVALID_CODE, {"rpps": INVALID_CODE, "activation_code": INVALID_CODE})
 
 
 def activate(session: Session, region: str, data: dict, directory: Directory, public_url: str,
-             now: datetime | None = None) -> dict:
+             now: datetime | None = None, client: str | None = None) -> dict:
     """RPPS + code + password + e-mail → a Keycloak user to verify, the code used, `accounts.activated`.
 
     `data` is ActivateSchema-validated. Errors never say whether the RPPS is known: a wrong, used,
@@ -168,7 +168,8 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
 
     failures = session.scalars(select(ActivationAttempt.attempted_at).where(
         ActivationAttempt.region == region, ActivationAttempt.rpps == rpps,
-        ActivationAttempt.succeeded.is_(False), ActivationAttempt.attempted_at > now - rules.FAILURE_WINDOW))
+        ActivationAttempt.succeeded.is_(False), ActivationAttempt.attempted_at > now - rules.FAILURE_WINDOW,
+        ActivationAttempt.client.is_(None) if client is None else ActivationAttempt.client == client))
     wait = rules.retry_after(failures, now)
     if wait is not None:
         minutes = max(1, int(wait.total_seconds() // 60) + 1)
@@ -185,7 +186,7 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
         ActivationCode.used_at.is_(None), ActivationCode.revoked_at.is_(None)).with_for_update()).first()
     if not rules.verify_code(data["activation_code"], code.code_hash if code else _decoy_hash()) \
             or code is None or not rules.code_usable(now, code.expires_at, code.used_at, code.revoked_at):
-        _fail_attempt(session, region, rpps, now)
+        _fail_attempt(session, region, rpps, now, client)
 
     if directory.rpps_has_account(rpps):
         session.rollback()
@@ -249,12 +250,15 @@ def verify_email(session: Session, region: str, token: str, directory: Directory
 
 # =========================================================================== password renewal
 
-def request_password_reset(region: str, username_or_email: str, directory: Directory) -> bool:
-    """Keycloak's reset e-mail when the account exists. The caller answers 202 whatever happens;
-    the return value (sent or not) is for logs and tests only."""
+def request_password_reset(region: str, username_or_email: str, directory: Directory,
+                           allow: Callable[[str], bool] | None = None) -> bool:
+    """Keycloak's reset e-mail when the account exists (and `allow(user_id)`, the per-account limit).
+    The caller answers 202 whatever happens; the return value (sent or not) is for logs and tests only."""
     value = username_or_email.strip()
     user = directory.find_by_username(value) or (directory.find_by_email(value) if "@" in value else None)
     if user is None or not user.get("enabled", True) or not user.get("email"):
+        return False
+    if allow is not None and not allow(user["id"]):
         return False
     directory.send_password_reset(user["id"])
     return True

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 
+import eventlet
+import eventlet.tpool
 from marshmallow import Schema, ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
-from services.accounts import operations
+from services.accounts import activation, operations, throttle
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
@@ -27,6 +29,7 @@ from services.accounts.schemas import (
 )
 from services.common.actor import Actor
 from services.common.config import setting
+from services.common.db import database_url, session_factory
 from services.common.dependencies import Database, OutboxRelay
 from services.common.errors import Forbidden, from_marshmallow
 from services.common.health import service_health
@@ -69,6 +72,10 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
     if team and not actor.is_team:
         raise Forbidden("Réservé à l'équipe régionale", {"role": "requires a regional team role"})
     return actor
+
+
+# Activation codes' scrypt off the event loop (bounded in services.accounts.activation).
+activation.offload = eventlet.tpool.execute
 
 
 class AccountsService:
@@ -131,10 +138,10 @@ class AccountsService:
 
     # ------------------------------------------------------------------ activation
     @rpc
-    def activate(self, region: str, data: dict) -> dict:
+    def activate(self, region: str, data: dict, client: str | None = None) -> dict:
         get_region(region)
         return operations.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
-                                   setting("ROR_PUBLIC_URL", self.config))
+                                   setting("ROR_PUBLIC_URL", self.config), client=client)
 
     @rpc
     def verify_email(self, region: str, data: dict) -> dict:
@@ -151,9 +158,12 @@ class AccountsService:
         value = _load(PasswordResetSchema(), data)["username_or_email"]
         directory = self.directory(region)
 
+        new_session = session_factory(database_url(self.config))
+
         def send():
             try:
-                sent = operations.request_password_reset(region, value, directory)
+                sent = operations.request_password_reset(
+                    region, value, directory, allow=lambda user_id: throttle.reset_allowed(new_session, region, user_id))
                 log.info("password reset in %s for %r: %s", region, value, "sent" if sent else "no account")
             except Exception:  # a managed thread must not raise: it would kill the container
                 log.exception("password reset in %s for %r failed", region, value)
