@@ -53,3 +53,12 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
 else
     log "virtualenv up to date"
 fi
+
+# ---- kustomize (renders deploy/k8s; the tests validate the manifests offline) ---------------
+# kubectl carries kustomize; without either, build kustomize from its Go module when Go is there.
+if ! command -v kustomize >/dev/null && ! command -v kubectl >/dev/null && [[ ! -x "$VAR/bin/kustomize" ]]; then
+    command -v go >/dev/null || die bootstrap "" "deploy/k8s needs kustomize, kubectl or Go to build kustomize"
+    log "installing kustomize into $VAR/bin (go install, output in $BOOT_LOG)"
+    GOBIN="$VAR/bin" go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0 >>"$BOOT_LOG" 2>&1 \
+        || die bootstrap "$BOOT_LOG" "go install kustomize"
+fi

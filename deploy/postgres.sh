@@ -60,7 +60,8 @@ start() {
         # listen_addresses goes in a conf.d drop-in: pg_conftool writes 127.0.0.1 unquoted,
         # which PostgreSQL rejects.
         as_root pg_conftool -s "$PG_VERSION" "$PG_CLUSTER" remove listen_addresses
-        echo "listen_addresses = '127.0.0.1'" \
+        # max_connections: six processes with a pool each, Keycloak, and the in-process test suites
+        printf "listen_addresses = '127.0.0.1'\nmax_connections = 500\n" \
             | as_root tee "/etc/postgresql/$PG_VERSION/$PG_CLUSTER/conf.d/ror.conf" >/dev/null
         as_root pg_conftool -s "$PG_VERSION" "$PG_CLUSTER" set port "$PORT"
         log "starting cluster $PG_VERSION/$PG_CLUSTER"

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from gateway.api import ANONYMOUS, ENDPOINTS
 from gateway.schemas import ErrorSchema
+from services.common.regions import REGIONS
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _STATUS_TEXT = {400: "Invalid input", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
@@ -21,7 +22,7 @@ def openapi_path(rule: str) -> tuple[str, list[dict]]:
     for conv, name in _PARAM.findall(rule):
         schema = {"type": "integer"} if conv == "int" else {"type": "string"}
         if name == "region":
-            schema = {"type": "string", "enum": ["idf", "pdl"]}
+            schema = {"type": "string", "enum": sorted(REGIONS)}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule), params
 

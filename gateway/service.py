@@ -13,24 +13,27 @@ from gateway.api import Reply
 from gateway.dependencies import DownstreamGuards, Jwks
 from gateway.edge import http
 from gateway.routes.accounts import AccountsRoutes
+from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from services.common import rpc
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS, Database  # noqa: F401  (registers domain errors for RPC)
 from services.common.errors import NotFound
+from services.common.heartbeat import Heartbeat
 from services.common.migrations import SERVICES
 
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes):
     name = "gateway"
 
     config = Config()
     jwks = Jwks()
     guards = DownstreamGuards()
     db = Database()  # schema gateway: rate-limit counters, idempotency keys (gateway.models)
+    heartbeat = Heartbeat(database=False)  # per-pod probe file (deploy/k8s)
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
     dossiers = RpcProxy("dossiers")

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import requests
+
 from services.common.errors import Conflict, NotFound
-from tests.helpers import fresh_rpps  # noqa: E402,F401  (prefix 19: the accounts family)
+from tests.helpers import (
+    KEYCLOAK_URL,
+    fresh_rpps,  # noqa: E402,F401  (prefix 19: the accounts family)
+    wait_for_mail,
+)
+
+PASSWORD = "Secret2026"
 
 SITES = {  # a practice address per region: commune INSEE code, postal code, city, departement
     "idf": ("78646", "78000", "VERSAILLES", "78"),
     "pdl": ("44109", "44000", "NANTES", "44"),
+    "bre": ("35238", "35000", "RENNES", "35"),  # tests/integration/test_new_region.py
 }
 
 
@@ -43,6 +54,52 @@ def import_national(db_url: str, region: str, numbers: list[str], workdir: Path)
     done = subprocess.run([str(Path(sys.executable).parent / "ror"), "import", "rpps", str(path), "--region",
                            region, "--url", db_url, "--quiet"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --------------------------------------------------------------------------- the activation path
+
+def issue(api, tokens, rpps, region="idf", admin_token: str | None = None):
+    """A one-time activation code issued by the region admin (as the URPS letter carries it)."""
+    token = admin_token or tokens(region, "admin")
+    resp = api.post(f"/api/{region}/accounts/activation-codes", token=token, json={"rpps": rpps})
+    assert resp.status_code == 201, resp.text
+    [code] = resp.json()["codes"]
+    assert code["rpps"] == rpps and re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", code["code"])
+    return code["code"]
+
+
+def activate(api, rpps, code, email, region="idf", **over):
+    body = {"rpps": rpps, "activation_code": code, "password": PASSWORD, "email": email, **over}
+    return api.post(f"/api/{region}/accounts/activate", json=body)
+
+
+def created(resp):
+    assert resp.status_code == 201, resp.text
+    return resp
+
+
+def login(region, username, password=PASSWORD):
+    return requests.post(f"{KEYCLOAK_URL}/realms/ror-{region}/protocol/openid-connect/token", timeout=30,
+                         data={"grant_type": "password", "client_id": "ror-gateway", "username": username,
+                               "password": password, "scope": "openid"})
+
+
+def mails_for(email: str, at_least: int, timeout: float = 30.0) -> list:
+    """Messages for `email` once there are `at_least` of them (or whatever arrived by the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mails = wait_for_mail(email, timeout=1)
+        if len(mails) >= at_least or time.monotonic() > deadline:
+            return mails
+        time.sleep(0.3)
+
+
+def verification_link(email: str) -> str:
+    [mail] = wait_for_mail(email)
+    text = mail.get_body(("plain",)).get_content()
+    assert "Je valide mon adresse mail" in text
+    return re.search(r"https?://\S+verify-email\?token=\S+", text).group(0)
+
 
 
 class FakeDirectory:

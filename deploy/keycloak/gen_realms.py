@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 
 from services.common.identifiers import luhn_valid
+from services.common.regions import REGIONS as REGISTRY
+from services.common.regions import Region
 
 HERE = Path(__file__).resolve().parent
 DEPLOY = HERE.parent
@@ -45,29 +47,13 @@ MFA_ROLE = "mfa_required"
 
 PROFESSIONS = {"70": "Masseur-kinésithérapeute", "50": "Sage-femme"}
 
-# Demo professionals: RPPS = 10 digits + Luhn check digit (checked in main()).
-REGIONS = {
-    "idf": {
-        "realm": "ror-idf",
-        "display": "ROR Île-de-France",
-        "pros": [
-            {"username": "kine.demo", "first": "Julien", "last": "Dubois", "rpps": "10101234564",
-             "profession": "70", "civilite": "M"},
-            {"username": "sf.demo", "first": "Claire", "last": "Lefèvre", "rpps": "10102345674",
-             "profession": "50", "civilite": "MME"},
-        ],
-    },
-    "pdl": {
-        "realm": "ror-pdl",
-        "display": "ROR Pays de la Loire",
-        "pros": [
-            {"username": "kine.demo", "first": "Thomas", "last": "Bernard", "rpps": "10203456784",
-             "profession": "70", "civilite": "M"},
-            {"username": "sf.demo", "first": "Élodie", "last": "Moreau", "rpps": "10204567894",
-             "profession": "50", "civilite": "MME"},
-        ],
-    },
-}
+# Regions and their demo professionals come from the region files (services/common/regions.py).
+def realm_settings(region: Region) -> dict:
+    return {"realm": region.realm, "display": region.realm_display or region.label,
+            "pros": list(region.demo_professionals)}
+
+
+REGIONS = {code: realm_settings(region) for code, region in REGISTRY.items()}
 STAFF = [
     {"username": "cpts.directeur", "first": "Nadia", "last": "Rousseau", "role": "directeur"},
     {"username": "validateur", "first": "Marc", "last": "Girard", "role": "regional_validator"},
@@ -249,8 +235,9 @@ def subject_ref_pro(pro: dict) -> str:
 # ---- regional realms --------------------------------------------------------------------------
 
 
-def regional_realm(code: str) -> dict:
-    region = REGIONS[code]
+def regional_realm(code: str, region: Region | None = None) -> dict:
+    """The realm of region `code` (of the registry, or `region` for one not yet in it)."""
+    region = realm_settings(region) if region is not None else REGIONS[code]
     realm = region["realm"]
     rep = common_realm(realm, region["display"])
     rep.update({
@@ -657,8 +644,8 @@ def main() -> None:
     for region in REGIONS.values():
         for pro in region["pros"]:
             assert len(pro["rpps"]) == 11 and luhn_valid(pro["rpps"]), pro
-    write_json(HERE / "ror-idf.json", regional_realm("idf"))
-    write_json(HERE / "ror-pdl.json", regional_realm("pdl"))
+    for code, region in REGIONS.items():
+        write_json(HERE / f"{region['realm']}.json", regional_realm(code))
     write_json(HERE / "psc.json", psc_realm())
     (DEPLOY / "demo-accounts.txt").write_text(demo_accounts(), encoding="utf-8")
 

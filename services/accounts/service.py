@@ -31,11 +31,12 @@ from services.common.actor import Actor
 from services.common.config import setting
 from services.common.db import database_url, session_factory
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, from_marshmallow
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
 from services.common.rpc import call as deadline_call
-from services.common.rpc import rpc
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class AccountsService:
     name = "accounts"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     directory = Directories()
     offers = RpcProxy("offers")

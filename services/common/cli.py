@@ -32,6 +32,18 @@ def upgrade(url: str | None) -> None:
 
 
 @db.command()
+@click.option("--url", default=None, help="SQLAlchemy URL (default: ROR_DATABASE_URL).")
+def check(url: str | None) -> None:
+    """Exit 1 unless every service's schema is at its head revision (pods wait on it before starting)."""
+    from services.common.migrations import SERVICES, pending
+
+    late = {service: rev for service in SERVICES if (rev := pending(service, url or database_url()))}
+    for service in SERVICES:
+        click.echo(f"{service}: {'behind, at ' + str(late[service]) if service in late else 'at head'}")
+    raise SystemExit(1 if late else 0)
+
+
+@db.command()
 @click.argument("service")
 @click.option("-m", "--message", required=True, help="What the revision changes.")
 @click.option("--url", default=None, help="SQLAlchemy URL of a database at head (default: ROR_DATABASE_URL).")
@@ -46,12 +58,29 @@ def revision(service: str, message: str, url: str | None) -> None:
     command.revision(alembic_config(service, url or database_url()), message=message, autogenerate=True)
 
 
+@main.command()
+@click.option("--file", "path", envvar="ROR_HEARTBEAT_FILE", required=True, type=click.Path(dir_okay=False),
+              help="Heartbeat file of the process (default: ROR_HEARTBEAT_FILE).")
+@click.option("--max-age", default=30.0, show_default=True, help="Seconds after which the process is dead.")
+@click.option("--ready", is_flag=True, help="Readiness: also require its database and broker to answer.")
+def probe(path: str, max_age: float, ready: bool) -> None:
+    """Kubernetes probe of one service process (liveness, or readiness with --ready); exit 1 when unhealthy."""
+    from pathlib import Path
+
+    from services.common.heartbeat import probe as read_probe
+
+    healthy, why = read_probe(Path(path), max_age, ready)
+    click.echo(why)
+    raise SystemExit(0 if healthy else 1)
+
+
 # Service groups: (module, attribute). A service that adds commands registers here.
 _GROUPS = (
     ("services.accounts.cli", "accounts"),
     ("services.accounts.cli", "pki"),
     ("services.offers.cli", "import_group"),
     ("services.common.demo", "demo"),
+    ("services.anomalies.cli", "anomalies"),
     ("services.common.outbox_cli", "outbox_group"),
 )
 

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, str] = {
     "ROR_RPC_CONCURRENCY": "8",  # gateway: calls in flight per downstream service
     "ROR_BREAKER_THRESHOLD": "2",  # gateway: consecutive failures that open a service's breaker
     "ROR_BREAKER_COOL_DOWN": "5",  # gateway: seconds before an open breaker probes the service
+    "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",
     "ROR_VAR_DIR": str(ROOT / "var"),
 }

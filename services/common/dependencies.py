@@ -14,6 +14,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common import outbox
 from services.common.db import database_url, session_factory
+from services.common.entrypoints import queue_arguments
 from services.common.errors import ALL_ERRORS
 from services.common.events import split_event_type
 from services.common.publisher import BrokerDown, EventPublisher
@@ -56,8 +57,10 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self):
         self.factory = session_factory(database_url(self.container.config))
-        # One connection for the relay's life (services.common.publisher), not one per event or try.
-        self.publisher = EventPublisher(self.container.config["AMQP_URI"])
+        # One connection for the relay's life (services.common.publisher), not one per event or try;
+        # it declares the exchange and the known consumers' queues (with the deployment's queue type).
+        config = self.container.config
+        self.publisher = EventPublisher(config["AMQP_URI"], queue_arguments=queue_arguments(config))
         self._flushing = Semaphore(1)
 
     def start(self):

@@ -14,6 +14,9 @@ EVENT_TYPES = (
     "dossiers.opened", "dossiers.sheet_finalised", "dossiers.sent", "dossiers.approved",
     "dossiers.validated", "dossiers.rejected", "dossiers.published",
     "anomalies.declared", "anomalies.ticket_created", "anomalies.ticket_status_changed",
+    "anomalies.status_changed", "anomalies.ticket_replied", "anomalies.ticket_assigned",
+    "anomalies.ticket_expert_requested", "anomalies.ticket_expert_answered",
+    "anomalies.ticket_sla_warning", "anomalies.ticket_sla_breached",
     "notifications.update_reminder_due",
 )
 

@@ -35,6 +35,18 @@ def upgrade(service: str, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 
+def pending(service: str, url: str) -> str | None:
+    """None when `service`'s schema is at head, else its current revision ("none" if never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config(service, url)).get_heads())
+    with get_engine(url).connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table_schema": service})
+        current = set(context.get_current_heads())
+    return None if current == heads else (",".join(sorted(current)) or "none")
+
+
 def upgrade_all(url: str) -> None:
     for service in SCHEMAS:
         upgrade(service, url)

@@ -70,8 +70,10 @@ def subscriptions() -> tuple[Subscription, ...]:
 
 
 class EventPublisher:
-    def __init__(self, amqp_uri: str, known: tuple[Subscription, ...] | None = None, connect_timeout: float = 3):
+    def __init__(self, amqp_uri: str, known: tuple[Subscription, ...] | None = None, connect_timeout: float = 3,
+                 queue_arguments: dict | None = None):
         self.amqp_uri = amqp_uri
+        self.queue_arguments = queue_arguments or {}  # the deployment's queue type (entrypoints.py)
         self.known = known
         self.connect_timeout = connect_timeout
         self._conn: Connection | None = None
@@ -114,7 +116,8 @@ class EventPublisher:
             for sub in subs:
                 if sub.source == source:
                     Queue(sub.queue, exchange=exchange, routing_key=sub.event_type, durable=True,
-                          auto_delete=False, exclusive=False)(channel).declare()
+                          auto_delete=False, exclusive=False,
+                          queue_arguments=self.queue_arguments or None)(channel).declare()
             self._declared.add(source)
         return exchange
 

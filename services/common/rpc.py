@@ -6,7 +6,8 @@ A caller that gives up must be able to trust that its request never runs later. 
    waits: RabbitMQ discards it unconsumed once expired, e.g. while the target service is down and its
    durable `rpc-<service>` queue keeps the messages;
 2. it also carries the absolute deadline (epoch seconds) in the `nameko.ror_deadline` header, so the
-   server side drops a request taken from the queue after its deadline (`rpc` below), and nested calls
+   server side drops a request taken from the queue after its deadline (`DeadlineRpc`, the base of
+   services.common.entrypoints.rpc that every service uses), and nested calls
    made by that worker inherit it (nameko forwards `nameko.*` headers as context data).
 
 One clock: every process of the suite runs on the same machine (or NTP-synchronised hosts).
@@ -22,7 +23,7 @@ import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, Rpc
 
-from services.common.errors import RorError, Unavailable
+from services.common.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,3 @@ class DeadlineRpc(Rpc):
             return
         super().handle_message(body, message)
 
-
-# Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
-rpc = DeadlineRpc.decorator
-expected_rpc = DeadlineRpc.decorator(expected_exceptions=RorError)

@@ -1,8 +1,9 @@
 """Dossiers collaboratifs service. Today: health and its outbox; the dossier lifecycle comes with its issue."""
 
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc
 from services.common.health import service_health
-from services.common.rpc import rpc
+from services.common.heartbeat import Heartbeat
 from services.dossiers.models import Outbox
 
 
@@ -10,6 +11,7 @@ class DossiersService:
     name = "dossiers"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
     @rpc

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
 
 from services.common.config import setting
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import event_handler, rpc
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.outbox import claim
 from services.common.regions import REGIONS
-from services.common.rpc import rpc
 from services.notifications import mailer, templates
 from services.notifications.models import Outbox, ProcessedEvent, SentMail
 
@@ -24,6 +24,7 @@ class NotificationsService:
 
     config = Config()
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
     @rpc

@@ -10,11 +10,12 @@ import base64
 
 from services.common.actor import Actor
 from services.common.dependencies import Database, OutboxRelay
+from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
+from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.common.rpc import rpc as nameko_rpc
-from services.offers import directory, lifecycle, reference
+from services.offers import directory, lifecycle, quality_rpc, reference
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 
@@ -38,10 +39,13 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
     return who
 
 
-class OffersService:
+# Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
+# module that has entrypoints, and a mixin (no `name`) must not be one of them.
+class OffersService(quality_rpc.QualityRpc):
     name = "offers"
 
     db = Database()
+    heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
 
     @rpc

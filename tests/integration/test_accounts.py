@@ -7,20 +7,26 @@ create are deleted at the end of the module.
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
 import requests
 
 from services.accounts.directory import directory_for
 from services.accounts.operations import ROR_ACCOUNT_EXISTS
-from tests.accounts_support import fresh_rpps, import_national
-from tests.helpers import KEYCLOAK_URL, password_token, wait_for_mail
+from tests.accounts_support import (
+    PASSWORD,
+    activate,
+    created,
+    fresh_rpps,
+    import_national,
+    issue,
+    login,
+    mails_for,
+    verification_link,
+)
+from tests.helpers import password_token, wait_for_mail
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "Secret2026"
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
     """Fresh professionals in the national data: {"idf": [rpps, ...], "pdl": [rpps]}."""
@@ -56,47 +62,6 @@ def unit_of(api, tokens, suite_config):
         return offer.json()["unit_id"]
 
     return find
-
-
-def issue(api, tokens, rpps, region="idf"):
-    resp = api.post(f"/api/{region}/accounts/activation-codes", token=tokens(region, "admin"), json={"rpps": rpps})
-    assert resp.status_code == 201, resp.text
-    [code] = resp.json()["codes"]
-    assert code["rpps"] == rpps and re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", code["code"])
-    return code["code"]
-
-
-def activate(api, rpps, code, email, region="idf", **over):
-    body = {"rpps": rpps, "activation_code": code, "password": PASSWORD, "email": email, **over}
-    return api.post(f"/api/{region}/accounts/activate", json=body)
-
-
-def created(resp):
-    assert resp.status_code == 201, resp.text
-    return resp
-
-
-def login(region, username, password=PASSWORD):
-    return requests.post(f"{KEYCLOAK_URL}/realms/ror-{region}/protocol/openid-connect/token", timeout=30,
-                         data={"grant_type": "password", "client_id": "ror-gateway", "username": username,
-                               "password": password, "scope": "openid"})
-
-
-def mails_for(email: str, at_least: int, timeout: float = 30.0) -> list:
-    """Messages for `email` once there are `at_least` of them (or whatever arrived by the deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        mails = wait_for_mail(email, timeout=1)
-        if len(mails) >= at_least or time.monotonic() > deadline:
-            return mails
-        time.sleep(0.3)
-
-
-def verification_link(email: str) -> str:
-    [mail] = wait_for_mail(email)
-    text = mail.get_body(("plain",)).get_content()
-    assert "Je valide mon adresse mail" in text
-    return re.search(r"https?://\S+verify-email\?token=\S+", text).group(0)
 
 
 # --------------------------------------------------------------------------- the whole path

@@ -64,6 +64,21 @@ RULES: dict[str, Rule] = {
     "unpublish_offer": Rule(EDITORS, scoped="offer_id"),
     "prefill_offer": Rule(EDITORS, scoped="offer_id"),
     "offer_pdf": Rule(EVERYONE),
+    # anomalies and support desk (who sees which anomaly / ticket is decided by the service: see
+    # tests/integration/test_support_desk.py)
+    "declare_anomaly": Rule(EVERYONE),
+    "list_anomalies": Rule(USERS),
+    "export_anomalies_csv": Rule(TEAM),
+    "export_anomalies_xlsx": Rule(TEAM),
+    "get_anomaly": Rule(USERS),
+    "transition_anomaly": Rule(USERS),
+    "answer_anomaly": Rule(USERS),
+    "support_info": Rule(EVERYONE),
+    "create_ticket": Rule(EVERYONE),
+    "list_tickets": Rule(USERS),
+    "get_ticket": Rule(EVERYONE),
+    "add_ticket_message": Rule(EVERYONE),
+    "transition_ticket": Rule(EVERYONE),
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.

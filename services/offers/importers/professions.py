@@ -1,7 +1,7 @@
 """Which professions the RPPS import turns into liberal offers, per region (data, not code).
 
-The list lives in `professions.csv` next to this module; a region describes a profession when its
-code appears in the `regions` column. Codes of the unit type, care mode and operational
+The professions live in `professions.csv` next to this module; a region describes those listed in
+`described_professions` of its file (deploy/regions/<code>.toml). Codes of the unit type, care mode and operational
 activities refer to the NOS nomenclatures shipped in services/offers/data/nomenclatures.
 """
 
@@ -24,7 +24,6 @@ class DescribedProfession:
     unit_type: str  # types d'UO code
     care_mode: str | None  # TRE_R213 mode de prise en charge
     operational_activities: tuple[str, ...]  # TRE_R211 codes pre-filled in the description step
-    regions: frozenset[str]
 
     def accepts_specialty(self, code: str) -> bool:
         return not self.specialty_codes or code in self.specialty_codes
@@ -46,11 +45,13 @@ def load_professions(path: Path = PROFESSIONS_CSV) -> tuple[DescribedProfession,
                 unit_type=row["unit_type"].strip(),
                 care_mode=row["care_mode"].strip() or None,
                 operational_activities=tuple(row["operational_activities"].split()),
-                regions=frozenset(row["regions"].split()),
             ))
     return tuple(rows)
 
 
 def professions_for(region: str) -> dict[str, DescribedProfession]:
     """Profession code → description, for the professions `region` describes."""
-    return {p.profession_code: p for p in load_professions() if region in p.regions}
+    from services.common.regions import get_region
+
+    described = set(get_region(region).settings.get("described_professions", ()))
+    return {p.profession_code: p for p in load_professions() if p.profession_code in described}

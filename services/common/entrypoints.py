@@ -1,0 +1,65 @@
+"""nameko entrypoints whose durable queues follow the deployment's queue type.
+
+`ROR_QUEUE_TYPE=classic` (default, the single-node dev run) or `quorum` (production: a RabbitMQ cluster
+replicates quorum queues, so a broker node lost does not lose a request or an event). Every service
+declares its RPC and event queues through these two decorators, never nameko's own, so that one setting
+switches them all (a test checks it). Reply queues stay classic: they are per-process and short-lived.
+
+Quorum queues are always durable, never exclusive or auto-delete: broadcast handlers (exclusive
+queues) keep the classic type.
+"""
+
+from __future__ import annotations
+
+from nameko.events import EventHandler
+from nameko.rpc import RpcConsumer
+
+from services.common.config import setting
+from services.common.rpc import DeadlineRpc
+
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def queue_type(config: dict | None) -> str:
+    value = setting("ROR_QUEUE_TYPE", config).strip().lower()
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"ROR_QUEUE_TYPE must be one of {QUEUE_TYPES}, not {value!r}")
+    return value
+
+
+def queue_arguments(config: dict | None, durable: bool = True, exclusive: bool = False,
+                    auto_delete: bool = False) -> dict:
+    """Arguments for a queue declared by this deployment (publisher side included: a queue
+    redeclared with other arguments is refused by RabbitMQ with PRECONDITION_FAILED)."""
+    if queue_type(config) == "quorum" and durable and not exclusive and not auto_delete:
+        return {"x-queue-type": "quorum"}
+    return {}
+
+
+def _retype(queue, config) -> None:
+    extra = queue_arguments(config, durable=queue.durable, exclusive=queue.exclusive,
+                            auto_delete=queue.auto_delete)
+    if extra:
+        queue.queue_arguments = {**(queue.queue_arguments or {}), **extra}
+
+
+class RorRpcConsumer(RpcConsumer):
+    def setup(self):
+        super().setup()
+        _retype(self.queue, self.container.config)
+
+
+class RorRpc(DeadlineRpc):
+    """Also drops a request whose caller's deadline passed (services.common.rpc)."""
+
+    rpc_consumer = RorRpcConsumer()
+
+
+class RorEventHandler(EventHandler):
+    def setup(self):
+        super().setup()
+        _retype(self.queue, self.container.config)
+
+
+rpc = RorRpc.decorator
+event_handler = RorEventHandler.decorator
