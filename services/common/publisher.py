@@ -46,7 +46,7 @@ class Subscription:
 def subscriptions() -> tuple[Subscription, ...]:
     """Durable event queues of the suite's services: every nameko `@event_handler` (service pool,
     reliable delivery — the only kind the suite uses), named as nameko names them."""
-    from nameko.events import SERVICE_POOL, EventHandler
+    import nameko.events as nameko_events  # only to recognise the handlers, never to declare a queue
 
     from services.common.migrations import SERVICES
 
@@ -61,7 +61,8 @@ def subscriptions() -> tuple[Subscription, ...]:
                 continue
             for attr in dir(cls):
                 for entrypoint in getattr(getattr(cls, attr, None), "nameko_entrypoints", ()) or ():
-                    if isinstance(entrypoint, EventHandler) and entrypoint.handler_type is SERVICE_POOL \
+                    if isinstance(entrypoint, nameko_events.EventHandler) \
+                            and entrypoint.handler_type is nameko_events.SERVICE_POOL \
                             and entrypoint.reliable_delivery:
                         source, event_type = entrypoint.source_service, entrypoint.event_type
                         found.append(Subscription(source, event_type,

@@ -6,8 +6,8 @@ A caller that gives up must be able to trust that its request never runs later. 
    waits: RabbitMQ discards it unconsumed once expired, e.g. while the target service is down and its
    durable `rpc-<service>` queue keeps the messages;
 2. it also carries the absolute deadline (epoch seconds) in the `nameko.ror_deadline` header, so the
-   server side drops a request taken from the queue after its deadline (`DeadlineRpc`, the base of
-   services.common.entrypoints.rpc that every service uses), and nested calls
+   server side drops a request taken from the queue after its deadline (services.common.entrypoints.rpc,
+   which every service uses), and nested calls
    made by that worker inherit it (nameko forwards `nameko.*` headers as context data).
 
 One clock: every process of the suite runs on the same machine (or NTP-synchronised hosts).
@@ -15,17 +15,13 @@ One clock: every process of the suite runs on the same machine (or NTP-synchroni
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 
 import eventlet
 from nameko.exceptions import UnknownService
-from nameko.rpc import MethodProxy, Rpc
+from nameko.rpc import MethodProxy
 
 from services.common.errors import Unavailable
-
-log = logging.getLogger(__name__)
 
 DEADLINE_KEY = "ror_deadline"
 
@@ -71,26 +67,3 @@ def call(proxy, method: str, *args, timeout: float, **kwargs):
     except UnknownService as exc:
         raise Unavailable(f"Le service {proxy.service_name} n'est pas démarré",
                           {"service": proxy.service_name}) from exc
-
-
-class DeadlineRpc(Rpc):
-    """nameko's @rpc that drops a request whose caller's deadline has passed (second guard after the
-    message TTL: a message taken from the queue just before it expired, or sent without a TTL)."""
-
-    def handle_message(self, body, message):
-        deadline = (message.headers or {}).get(f"nameko.{DEADLINE_KEY}")
-        try:
-            late = deadline is not None and time.time() > float(deadline)
-        except (TypeError, ValueError):
-            late = False
-        if late:
-            log.warning("dropping %s: its caller gave up %.1fs ago", message.delivery_info.get("routing_key"),
-                        time.time() - float(deadline))
-            try:
-                raise Unavailable("Requête abandonnée par l'appelant (délai dépassé)")
-            except Unavailable:
-                # Replies (to no one, usually) and acks: the request is gone, never run.
-                self.rpc_consumer.handle_result(message, None, sys.exc_info())
-            return
-        super().handle_message(body, message)
-
