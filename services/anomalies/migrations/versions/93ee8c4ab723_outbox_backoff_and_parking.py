@@ -1,7 +1,7 @@
 """outbox backoff and parking
 
 Revision ID: 93ee8c4ab723
-Revises: 61eb84fe7958
+Revises: 41f2d84a0ad0
 Create Date: 2026-11-30 22:04:27.354719
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '93ee8c4ab723'
-down_revision = '61eb84fe7958'
+down_revision = '41f2d84a0ad0'
 branch_labels = None
 depends_on = None
 
