@@ -94,8 +94,9 @@ class Context:
         return self._actor
 
     def json(self, schema: Schema | None = None, partial: bool = False) -> dict:
-        raw = edge.body(self.request)
-        data: Any = edge.parse_json(raw) if raw else {}
+        data: Any = edge.json_body(self.request)
+        if data is None:
+            data = {}
         if schema is None:
             if not isinstance(data, dict):
                 raise InvalidInput("Un objet JSON est attendu", {"body": "expected a JSON object"})

@@ -251,7 +251,17 @@ def check_request(req: Request, path_params: dict) -> None:
         if problem:
             raise InvalidInput("Caractère interdit", {name if not _bad_text(name) else "query": problem})
     if req.method in WRITE_METHODS:
-        body(req)
+        raw = body(req)
+        # Every write body is JSON: checked here, whether or not the endpoint reads it.
+        req.environ["ror.json"] = parse_json(raw) if raw else None
+
+
+def json_body(req: Request):
+    """The checked JSON body (None when empty)."""
+    if "ror.json" not in req.environ:
+        raw = body(req)
+        req.environ["ror.json"] = parse_json(raw) if raw else None
+    return req.environ["ror.json"]
 
 
 def check_query(values: dict) -> dict:

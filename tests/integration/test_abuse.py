@@ -54,7 +54,7 @@ def people(db_url, tmp_path_factory):
 
 
 @pytest.fixture
-def limits(suite_config, db_url):
+def limits(api, suite_config, db_url):
     """The gateway's real limits (the session runs with them raised), counters from zero."""
     sql(db_url, "DELETE FROM gateway.rate_counters")
     saved = suite_config["ROR_RATE_LIMIT_FACTOR"]
