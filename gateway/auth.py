@@ -86,14 +86,16 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def expected_issuer(realm: str, config: dict | None = None) -> str:
-    """The one `iss` accepted for `realm`: ROR_KEYCLOAK_ISSUER_URL (Keycloak's public URL, or a template
-    with {realm}) or else ROR_KEYCLOAK_URL, + /realms/<realm>. Keycloak is started with this hostname,
-    so a forged Host header cannot make it issue tokens with another `iss`."""
-    base = setting("ROR_KEYCLOAK_ISSUER_URL", config) or setting("ROR_KEYCLOAK_URL", config)
-    if "{realm}" in base:
-        return base.format(realm=realm)
-    return f"{base.rstrip('/')}/realms/{realm}"
+def expected_issuers(realm: str, config: dict | None = None) -> set[str]:
+    """The `iss` values accepted for `realm`: each URL of ROR_KEYCLOAK_ISSUER_URL (comma-separated;
+    an entry may be a template with {realm}), by default Keycloak's two public URLs, ROR_KEYCLOAK_URL
+    (http, passwords) and ROR_KEYCLOAK_TLS_URL (https, CPS cards), + /realms/<realm>. Keycloak runs with
+    its hostname fixed, so a forged Host header cannot make it issue another issuer, and any other
+    issuer is refused here."""
+    configured = setting("ROR_KEYCLOAK_ISSUER_URL", config)
+    bases = [b.strip() for b in configured.split(",") if b.strip()] if configured else [
+        setting("ROR_KEYCLOAK_URL", config), setting("ROR_KEYCLOAK_TLS_URL", config)]
+    return {b.format(realm=realm) if "{realm}" in b else f"{b.rstrip('/')}/realms/{realm}" for b in bases}
 
 
 def verify(token: str, region_code: str, jwks: JwksCache, config: dict | None = None) -> Identity:
@@ -109,7 +111,7 @@ def verify(token: str, region_code: str, jwks: JwksCache, config: dict | None = 
     realm = issuer.rstrip("/").rsplit("/realms/", 1)[-1] if "/realms/" in issuer else ""
     if realm not in REALM_TO_REGION:
         raise Unauthorized("Jeton invalide", {"authorization": "token not issued by a ROR realm"})
-    if issuer != expected_issuer(realm, config):
+    if issuer not in expected_issuers(realm, config):
         raise Unauthorized("Jeton invalide", {"authorization": "unexpected token issuer"})
     kid = header.get("kid")
     if not kid:

@@ -11,13 +11,13 @@
 # applied to the live realms by sync_realms.py (settings and clients updated in place, what is new
 # added; users, their ids and credentials kept) — no restart, nothing wiped. Keycloak's state lives in
 # PostgreSQL (role and database `keycloak`, created here when missing), so it survives restarts.
-# Its hostname is fixed (ROR_KEYCLOAK_HOSTNAME, http://127.0.0.1:8080): tokens carry that issuer
-# whatever Host header or port (8080, 8443) they were requested through.
+# Its hostname is fixed (ROR_KEYCLOAK_HOSTNAME, 127.0.0.1): a Host header cannot change the tokens'
+# issuer.
 #
 # Environment (all optional): ROR_KEYCLOAK_VERSION (26.7.3), KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD
 # (admin/admin), ROR_DEMO_PASSWORD, ROR_DEMO_TOTP_SECRET, ROR_ACCOUNTS_CLIENT_SECRET,
 # ROR_PSC_CLIENT_SECRET (realm placeholders), ROR_KEYCLOAK_BIND (127.0.0.1),
-# ROR_KEYCLOAK_START_TIMEOUT (400 s), ROR_KEYCLOAK_HOSTNAME (http://127.0.0.1:8080), ROR_KEYCLOAK_DB_PASSWORD (keycloak).
+# ROR_KEYCLOAK_START_TIMEOUT (400 s), ROR_KEYCLOAK_HOSTNAME (127.0.0.1), ROR_KEYCLOAK_DB_PASSWORD (keycloak).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.sh"
@@ -29,7 +29,10 @@ export ROR_DEMO_TOTP_SECRET="${ROR_DEMO_TOTP_SECRET:-JBSWY3DPEHPK3PXPJBSWY3DPEHP
 export ROR_ACCOUNTS_CLIENT_SECRET="${ROR_ACCOUNTS_CLIENT_SECRET:-ror-accounts-dev-secret}"
 export ROR_PSC_CLIENT_SECRET="${ROR_PSC_CLIENT_SECRET:-psc-dev-secret}"
 BIND="${ROR_KEYCLOAK_BIND:-127.0.0.1}"
-HOSTNAME_URL="${ROR_KEYCLOAK_HOSTNAME:-http://127.0.0.1:8080}"
+# The host is fixed (a Host header cannot change it); scheme and port follow the listener, so tokens
+# issued on 8080 (passwords) and on 8443 (CPS cards, browser flow included) keep their own URLs —
+# the gateway accepts exactly these two issuers (ROR_KEYCLOAK_URL, ROR_KEYCLOAK_TLS_URL).
+HOSTNAME_URL="${ROR_KEYCLOAK_HOSTNAME:-127.0.0.1}"
 export KC_DB_PASSWORD="${ROR_KEYCLOAK_DB_PASSWORD:-keycloak}"   # read by Keycloak, kept off the command line
 DB_PORT="${PG_PORT:-5432}"
 TIMEOUT="${ROR_KEYCLOAK_START_TIMEOUT:-400}"   # a first start on an empty database creates its schema (~2 min on 2 busy cores)

@@ -16,7 +16,8 @@ DEFAULTS: dict[str, str] = {
     "ROR_DATABASE_URL": "postgresql+psycopg2://ror:ror@127.0.0.1:5432/ror",
     "ROR_KEYCLOAK_URL": "http://127.0.0.1:8080",
     "ROR_KEYCLOAK_MANAGEMENT_URL": "http://127.0.0.1:9000",
-    "ROR_KEYCLOAK_ISSUER_URL": "",  # empty: ROR_KEYCLOAK_URL; Keycloak's hostname (tokens' iss)
+    "ROR_KEYCLOAK_TLS_URL": "https://127.0.0.1:8443",  # CPS cards (mutual TLS)
+    "ROR_KEYCLOAK_ISSUER_URL": "",  # accepted token issuers, comma-separated; empty: the two URLs above
     "ROR_RATE_LIMIT_FACTOR": "1",  # scales the gateway's rate limits (gateway.edge.RATE_LIMITS)
     "ROR_KEYCLOAK_ADMIN": "admin",
     "ROR_KEYCLOAK_ADMIN_PASSWORD": "admin",
