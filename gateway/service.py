@@ -14,6 +14,7 @@ from gateway.dependencies import DownstreamGuards, Jwks
 from gateway.edge import http
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
+from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from services.common import rpc
@@ -26,7 +27,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes):
     name = "gateway"
 
     config = Config()
