@@ -1,7 +1,7 @@
 """outbox backoff and parking
 
 Revision ID: 6e6525e6b965
-Revises: 0db94c6dd7f8
+Revises: d78e7229869c
 Create Date: 2026-11-30 22:04:24.774558
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '6e6525e6b965'
-down_revision = '0db94c6dd7f8'
+down_revision = 'd78e7229869c'
 branch_labels = None
 depends_on = None
 
