@@ -41,3 +41,20 @@ def test_query_integers_beyond_the_database_range_are_refused():
         edge.check_query({"offset": 10**30, "mine": True})
     assert "offset" in err.value.fields
     assert edge.check_query({"offset": 10, "mine": True}) == {"offset": 10, "mine": True}
+
+
+def test_every_gateway_route_goes_through_the_shaped_http_server():
+    """nameko's own `http` would start a second web server on the same port (eventlet binds with
+    SO_REUSEPORT), answering HTML 404s at random and skipping the edge's checks."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for path in [*root.glob("gateway/**/*.py"), *root.glob("services/**/*.py")]:
+        if path.name == "edge.py" and path.parent.name == "gateway":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "nameko.web.handlers":
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []
