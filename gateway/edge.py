@@ -162,33 +162,39 @@ def _bad_text(value: str) -> str | None:
 
 def check_value(value, field: str, depth: int = 0) -> None:
     """Walks a decoded JSON value (iteratively: no recursion to exhaust), refusing what would break
-    further down: nesting beyond MAX_JSON_DEPTH, NUL / lone surrogates, integers out of range."""
+    further down: nesting beyond MAX_JSON_DEPTH, NUL / lone surrogates, integers out of range.
+    Every offending field is named (sorted by path)."""
+    problems: dict[str, str] = {}
     stack = [(value, field, 1)]
     while stack:
         item, path, level = stack.pop()
+        name = path or "body"
         if level > MAX_JSON_DEPTH:
-            raise InvalidInput("Données trop imbriquées", {path or "body": f"nesting deeper than {MAX_JSON_DEPTH}"})
+            raise InvalidInput("Données trop imbriquées", {name: f"malformed JSON: nesting deeper than {MAX_JSON_DEPTH}"})
         if isinstance(item, str):
             problem = _bad_text(item)
             if problem:
-                raise InvalidInput("Caractère interdit", {path or "body": problem})
+                problems[name] = problem
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
             if not INT_MIN <= item <= INT_MAX:
-                raise InvalidInput("Nombre hors limites", {path or "body": f"integer out of range [{INT_MIN}, {INT_MAX}]"})
+                problems[name] = f"integer out of range [{INT_MIN}, {INT_MAX}]"
         elif isinstance(item, float):
             if not math.isfinite(item) or abs(item) > 1e15:
-                raise InvalidInput("Nombre hors limites", {path or "body": "number out of range"})
+                problems[name] = "number out of range"
         elif isinstance(item, dict):
             for key, sub in item.items():
                 problem = _bad_text(key)
                 if problem:
-                    raise InvalidInput("Caractère interdit", {path or "body": f"a key {problem}"})
+                    problems[name] = f"a key {problem}"
+                    continue
                 stack.append((sub, f"{path}.{key}" if path else key, level + 1))
         elif isinstance(item, list):
             for i, sub in enumerate(item):
                 stack.append((sub, f"{path}.{i}" if path else str(i), level + 1))
+    if problems:
+        raise InvalidInput("Données invalides", dict(sorted(problems.items())))
 
 
 def _json_nesting(raw: bytes) -> int:
@@ -219,7 +225,7 @@ def _json_nesting(raw: bytes) -> int:
 def parse_json(raw: bytes):
     """The decoded body, checked (400 naming the field, never a RecursionError)."""
     if _json_nesting(raw) > MAX_JSON_DEPTH:
-        raise InvalidInput("Données trop imbriquées", {"body": f"nesting deeper than {MAX_JSON_DEPTH}"})
+        raise InvalidInput("Données trop imbriquées", {"body": f"malformed JSON: nesting deeper than {MAX_JSON_DEPTH}"})
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
