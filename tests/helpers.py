@@ -49,7 +49,13 @@ def wait_for_mail(recipient: str, timeout: float = 20.0) -> list[email.message.E
         found = []
         if MAIL_DIR.exists():
             for path in sorted(MAIL_DIR.glob("*.eml")):
-                msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+                if path.name.startswith("."):
+                    continue  # the sink's temporary file, renamed once the message is complete
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:  # renamed or removed meanwhile (other runs share the folder)
+                    continue
+                msg = email.message_from_bytes(data, policy=policy.default)
                 if recipient.lower() in str(msg.get("To", "")).lower():
                     found.append(msg)
         if found or time.monotonic() > deadline:

@@ -1,8 +1,15 @@
-"""Database access: one engine per URL, one session per nameko worker, one schema per service."""
+"""Database access: one engine per URL, one session per nameko worker, one schema per service.
+
+One place commits: domain functions only flush; the entrypoint (a nameko RPC or event handler, the
+driver of a command such as an import batch or `ror demo load`) ends the transaction, with `commit` /
+`transaction` below. A domain function that changed something outside the database (Keycloak)
+registers its undo with `on_rollback`: when the transaction does not commit, `rollback` runs it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -11,6 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.config import setting
+
+log = logging.getLogger(__name__)
+_UNDO = "ror.undo"  # key of Session.info: compensations of the current transaction
 
 
 @cache
@@ -27,16 +37,62 @@ def session_factory(url: str) -> sessionmaker:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False, future=True)
 
 
-@contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A transaction for scripts (CLI, imports, tests): commit on success, rollback on error."""
-    session = session_factory(url or database_url())()
+def on_rollback(session: Session, undo: Callable[[], object]) -> None:
+    """Undo an outside change (e.g. a Keycloak role given) if this transaction does not commit."""
+    session.info.setdefault(_UNDO, []).append(undo)
+
+
+def rollback(session: Session) -> None:
+    """Roll back, then undo the outside changes of the transaction, newest first."""
+    undos = session.info.pop(_UNDO, [])
+    session.rollback()
+    for undo in reversed(undos):
+        try:
+            undo()
+        except Exception:  # keep undoing the others; the original error is what the caller sees
+            log.exception("compensation %r failed", undo)
+
+
+def commit(session: Session) -> None:
+    """Commit; when the commit fails, roll back and undo the outside changes, then re-raise."""
     try:
-        yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        rollback(session)
         raise
+    session.info.pop(_UNDO, None)
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """The entrypoint's unit of work: commit when the block succeeds, roll back (and compensate)
+    when it raises — except for an error marked `keep_changes` (see `keeping_changes`), whose
+    changes are committed before it propagates."""
+    try:
+        yield session
+    except BaseException as exc:
+        if getattr(exc, "keep_changes", False):
+            commit(session)
+        else:
+            rollback(session)
+        raise
+    commit(session)
+
+
+def keeping_changes(error: BaseException) -> BaseException:
+    """Mark `error` so that `transaction` commits what was done before it (e.g. a wrong activation
+    code is counted although the request fails). Plain attribute: it does not cross RPC."""
+    error.keep_changes = True  # type: ignore[attr-defined]
+    return error
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session and its transaction for scripts (CLI, demo, tests): see `transaction`."""
+    session = session_factory(url or database_url())()
+    try:
+        with transaction(session):
+            yield session
     finally:
         session.close()
 

@@ -13,7 +13,7 @@ from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 
 from services.common import outbox
-from services.common.db import database_url, session_factory
+from services.common.db import commit, database_url, rollback, session_factory
 from services.common.entrypoints import queue_arguments
 from services.common.errors import ALL_ERRORS
 from services.common.events import split_event_type
@@ -26,9 +26,15 @@ for _cls in ALL_ERRORS:  # domain errors cross RPC as themselves, not as RemoteE
 
 
 class Database(DependencyProvider):
-    """Injects a SQLAlchemy Session; closed (rolled back if uncommitted) when the worker ends."""
+    """Injects a SQLAlchemy Session. The entrypoint commits (`services.common.db.commit` /
+    `transaction`); whatever it left uncommitted is rolled back, and compensated, when the worker ends."""
 
     def setup(self):
+        # psycopg2 blocks the whole process unless it waits through eventlet: with psycogreen, a
+        # worker waiting on PostgreSQL lets the others run (concurrent searches use both cores).
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
         self.url = database_url(self.container.config)
         self.factory = session_factory(self.url)
 
@@ -41,7 +47,10 @@ class Database(DependencyProvider):
     def worker_teardown(self, worker_ctx):
         session = self._sessions.pop(worker_ctx, None)
         if session is not None:
-            session.close()
+            try:
+                rollback(session)
+            finally:
+                session.close()
 
 
 class OutboxRelay(DependencyProvider):
@@ -90,7 +99,9 @@ class OutboxRelay(DependencyProvider):
     def _flush(self) -> int:
         session = self.factory()
         try:
-            return outbox.relay(session, self.outbox_cls, self._publish)
+            sent = outbox.relay(session, self.outbox_cls, self._publish)
+            commit(session)  # the relay's own unit of work: rows marked published (or their failure)
+            return sent
         except Exception:
             log.exception("outbox relay failed")
             session.rollback()

@@ -67,7 +67,7 @@ def relay(session: Session, outbox_cls, publish: Callable[[dict], None], batch: 
     """Publish the pending events that are due, oldest first. A row that fails is retried later with
     exponential backoff and parked once it has failed for `park_after`; the rows behind it go on.
     A BrokerUnavailable stops the pass (the next rows would fail the same way), without counting
-    against the rows not tried.
+    against the rows not tried. Marks the rows in the caller's transaction: the caller commits.
 
     Rows are locked with SKIP LOCKED so that several workers relaying at once do not
     publish the same row twice in the common case (handlers stay idempotent for the rest).
@@ -99,7 +99,7 @@ def relay(session: Session, outbox_cls, publish: Callable[[dict], None], batch: 
         row.published_at = now
         row.last_error = None
         sent += 1
-    session.commit()
+    session.flush()
     return sent
 
 

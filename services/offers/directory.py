@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.common.actor import Actor
 from services.common.errors import Conflict, InvalidInput
-from services.offers import lifecycle
+from services.offers import access, views
 from services.offers.models import (
     CAPACITY_TYPES,
     DISCIPLINES,
@@ -194,10 +194,10 @@ def list_offers(session: Session, region: str, actor: Actor, mine: bool = False,
     stmt = select(Offer).where(Offer.region == region)
     if mine:
         editable_units: set[int] = set()
-        roots = [sid for role, sid in actor.habilitations if role in lifecycle.EDITOR_ROLES]
+        roots = [sid for role, sid in actor.habilitations if role in access.EDITOR_ROLES]
         if roots:
             editable_units = descendant_ids(session, roots)
-        condition = lifecycle.owned_filter(actor)
+        condition = access.owned_filter(actor)
         if editable_units:
             condition = condition | Offer.unit_id.in_(editable_units)
         stmt = stmt.where(condition)
@@ -208,4 +208,4 @@ def list_offers(session: Session, region: str, actor: Actor, mine: bool = False,
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = session.scalars(stmt.order_by(Offer.name, Offer.id).limit(limit).offset(offset)).all()
     return {"total": total, "limit": limit, "offset": offset,
-            "items": [lifecycle.summary(o, lifecycle.audience(session, actor, o)) for o in items]}
+            "items": [views.summary(o, access.audience(session, actor, o)) for o in items]}

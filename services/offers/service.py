@@ -1,7 +1,7 @@
 """Offers: reference data, structures, the six-step description path and publication.
 
 Thin nameko entrypoints: each RPC opens the worker's session, calls the plain modules (reference,
-steps, lifecycle, directory, pdf) and commits; the outbox relay publishes the events after the worker.
+steps, access, lifecycle, views, directory, pdf) and commits; the outbox relay publishes the events after the worker.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, fhir_rpc, lifecycle, quality_rpc, reference
+from services.offers import access, directory, fhir_rpc, lifecycle, quality_rpc, reference, search_rpc, views
 from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
+from services.offers.search import index as search_index
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -42,7 +43,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc):
     name = "offers"
 
     db = Database()
@@ -105,17 +106,17 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
     @rpc
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
-        offer = lifecycle.load_offer(self.db, region, offer_id)
-        return lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        offer = access.load_offer(self.db, region, offer_id)
+        return views.view(offer, access.audience(self.db, who, offer))
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""
         who = _required_actor(actor, region)
-        return who, lifecycle.load_offer(self.db, region, offer_id, for_update=True)
+        return who, access.load_offer(self.db, region, offer_id, for_update=True)
 
     def _committed(self, offer: Offer) -> dict:
         self.db.commit()
-        return lifecycle.view(offer, lifecycle.OWNER)
+        return views.view(offer, access.OWNER)
 
     @rpc
     def save_step(self, region: str, offer_id: int, step: str, data: dict, actor: dict,
@@ -128,12 +129,14 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
     def publish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.publish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)  # the index follows in the same transaction
         return self._committed(offer)
 
     @rpc
     def unpublish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.unpublish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)
         return self._committed(offer)
 
     @rpc
@@ -141,7 +144,7 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
         if from_offer_id is None:
             raise InvalidInput("Offre source requise", {"from_offer_id": "missing"})
         who, target = self._locked(region, offer_id, actor)
-        source = lifecycle.load_offer(self.db, region, int(from_offer_id))
+        source = access.load_offer(self.db, region, int(from_offer_id))
         lifecycle.prefill(self.db, target, source, who, if_match)
         return self._committed(target)
 
@@ -149,8 +152,8 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
     def pdf(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         """The published sheet as a PDF (base64: the RPC serializer is JSON)."""
         who = _actor(actor, region)
-        offer = lifecycle.load_offer(self.db, region, offer_id)
-        sheet = lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        offer = access.load_offer(self.db, region, offer_id)
+        sheet = views.view(offer, access.audience(self.db, who, offer))
         if not sheet.get("published"):
             raise InvalidInput("Cette offre n'a pas encore été publiée : pas de fiche à exporter",
                                {"offer_id": "never published"})

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from services.accounts.directory import directory_for
-from services.accounts.operations import ROR_ACCOUNT_EXISTS
+from services.accounts.operations.ror_account import ROR_ACCOUNT_EXISTS
 from tests.accounts_support import (
     PASSWORD,
     activate,

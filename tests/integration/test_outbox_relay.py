@@ -71,7 +71,9 @@ def _relay(session, publisher, now=None) -> int:
         except BrokerDown as exc:
             raise outbox.BrokerUnavailable(str(exc)) from exc
 
-    return outbox.relay(session, RelayOutbox, publish, now=now)
+    sent = outbox.relay(session, RelayOutbox, publish, now=now)
+    session.commit()  # the caller's unit of work, as OutboxRelay does
+    return sent
 
 
 def _row(session, event_id) -> RelayOutbox:

@@ -13,12 +13,12 @@ from sqlalchemy.engine import make_url
 
 from services.common.db import ensure_database
 from services.common.migrations import upgrade_all
-from tests.conftest import GATEWAY_ADDRESS, RABBIT_MGMT, Api
+from tests.conftest import GATEWAY_ADDRESS, RABBIT_MGMT, TEST_VHOST, Api
 from tests.offers_support import KINE_STEPS, make_offer, subject_of
 
 pytestmark = pytest.mark.integration
 
-VHOST = "ror_test_quorum"
+VHOST = f"{TEST_VHOST}_quorum"  # per run: parallel runs must not delete each other's vhost
 SERVICES = ("accounts", "offers", "dossiers", "anomalies", "notifications", "gateway")
 
 

@@ -379,19 +379,19 @@ class RefusingStore:
     def upsert_professionals(self, rows):
         import psycopg2
 
-        if any(row[0] == self.bad for row in rows):
+        if any(row["rpps"] == self.bad for row in rows):
             raise psycopg2.DataError("value too long for type character varying(255)\nDETAIL: …")
-        self.pending = [row[0] for row in rows]
+        self.pending = [row["rpps"] for row in rows]
         return self._outcome(self.pending)
 
     def upsert_rpps_sites(self, rows):
-        return self._outcome([row[0] for row in rows])
+        return self._outcome([row["source_key"] for row in rows])
 
     def upsert_rpps_units(self, rows):
-        return self._outcome([row[0] for row in rows])
+        return self._outcome([row["source_key"] for row in rows])
 
     def upsert_offers(self, rows):
-        return self._outcome([row[0] for row in rows])
+        return self._outcome([row["unit_id"] for row in rows])
 
     def commit(self):
         self.written += self.pending

@@ -1,7 +1,7 @@
 """outbox backoff and parking
 
 Revision ID: 6e6525e6b965
-Revises: d78e7229869c
+Revises: a9c4e1f0b2d7
 Create Date: 2026-11-30 22:04:24.774558
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '6e6525e6b965'
-down_revision = 'd78e7229869c'
+down_revision = 'a9c4e1f0b2d7'
 branch_labels = None
 depends_on = None
 
