@@ -107,6 +107,13 @@ class ShapedWsgiApp(WsgiApp):
             if method not in KNOWN_METHODS:
                 raise MethodNotAllowed("Méthode HTTP non prise en charge", {"method": method[:20]})
             request = Request(environ, shallow=True)
+            # Every route, the endpoints' and the raw ones (FHIR): no NUL or lone surrogate in path or query.
+            for name, value in request.args.items(multi=True):
+                if _bad_text(name) or _bad_text(value):
+                    raise InvalidInput("Caractère interdit", {name if not _bad_text(name) else "query":
+                                                              _bad_text(value) or _bad_text(name)})
+            if _bad_text(request.path):
+                raise InvalidInput("Caractère interdit", {"path": _bad_text(request.path)})
             adapter = self.url_map.bind_to_environ(environ)
             provider, values = adapter.match()
             request.path_values = values
