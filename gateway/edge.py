@@ -112,10 +112,13 @@ class ShapedWsgiApp(WsgiApp):
                 if _bad_text(name) or _bad_text(value):
                     raise InvalidInput("Caractère interdit", {name if not _bad_text(name) else "query":
                                                               _bad_text(value) or _bad_text(name)})
-            if _bad_text(request.path):
-                raise InvalidInput("Caractère interdit", {"path": _bad_text(request.path)})
             adapter = self.url_map.bind_to_environ(environ)
             provider, values = adapter.match()
+            for name, value in values.items():  # named after the route's parameter
+                if isinstance(value, str) and _bad_text(value):
+                    raise InvalidInput("Caractère interdit", {name: _bad_text(value)})
+            if _bad_text(request.path):
+                raise InvalidInput("Caractère interdit", {"path": _bad_text(request.path)})
             request.path_values = values
             resp = provider.handle_request(request)
         except HTTPException as exc:
