@@ -6,7 +6,7 @@ from html import escape
 
 from marshmallow import Schema, fields
 
-from gateway import api
+from gateway import api, edge
 from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, REGIONAL_TEAM, Context, Reply, endpoint
 from gateway.schemas import IdentitySchema
 from services.accounts.contracts import (
@@ -67,7 +67,8 @@ class AccountsRoutes:
     def activate_account(self, ctx: Context):
         """Activate an account: RPPS + activation code + password + e-mail (to verify before login)."""
         data = ctx.json(ActivateSchema())
-        return api.call(self.accounts, "activate", ctx.region, data)
+        # The client's address: wrong codes lock the RPPS for this client only (services.accounts).
+        return api.call(self.accounts, "activate", ctx.region, data, client=edge.client_ip(ctx.request))
 
     @endpoint("POST", "/api/<region>/accounts/verify-email", ANONYMOUS, request=VerifyEmailSchema,
               response=VerifyEmailResultSchema, tags=TAGS)

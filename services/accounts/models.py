@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.outbox import OutboxMixin, ProcessedEventMixin, utcnow
+from services.common.ratelimit import RateCounterMixin
 
 
 class Base(DeclarativeBase):
@@ -30,6 +31,10 @@ class Outbox(OutboxMixin, Base):
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
+
+
+class RateCounter(RateCounterMixin, Base):
+    """Abuse limits of this service (services.accounts.throttle)."""
 
 
 class ActivationCode(Base):
@@ -70,6 +75,8 @@ class ActivationAttempt(Base):
     rpps: Mapped[str] = mapped_column(String(11))
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Client IP: wrong codes lock an RPPS for that client only, so a stranger cannot lock a professional out.
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class Activation(Base):

@@ -12,6 +12,8 @@ queues) keep the classic type.
 from __future__ import annotations
 
 import logging
+import sys
+import time
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
@@ -20,6 +22,10 @@ from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Rpc, RpcConsumer, RpcProxy
 
 from services.common.config import setting
+from services.common.errors import Unavailable
+from services.common.rpc import DEADLINE_KEY
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 # What a broker that went away raises under a publish, an ack or a requeue.
@@ -87,7 +93,27 @@ class RorRpcConsumer(RpcConsumer):
 
 
 class RorRpc(Rpc):
+    """Also drops a request whose caller's deadline has passed (clock in the `nameko.ror_deadline`
+    header, see services.common.rpc): a second guard after the message TTL, for a message taken from
+    the queue just before it expired or sent without a TTL."""
+
     rpc_consumer = RorRpcConsumer()
+
+    def handle_message(self, body, message):
+        deadline = (message.headers or {}).get(f"nameko.{DEADLINE_KEY}")
+        try:
+            late = deadline is not None and time.time() > float(deadline)
+        except (TypeError, ValueError):
+            late = False
+        if not late:
+            return super().handle_message(body, message)
+        log.warning("dropping %s: its caller gave up %.1fs ago", message.delivery_info.get("routing_key"),
+                    time.time() - float(deadline))
+        try:
+            raise Unavailable("Requête abandonnée par l'appelant (délai dépassé)")
+        except Unavailable:
+            # Replies (to no one, usually) and acks: the request is gone, never run.
+            self.rpc_consumer.handle_result(message, None, sys.exc_info())
 
 
 class RorEventHandler(EventHandler):
