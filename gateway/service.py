@@ -16,6 +16,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
+from gateway.web.routes import WebRoutes
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
 from services.common.errors import NotFound
@@ -25,7 +26,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, WebRoutes):
     name = "gateway"
 
     config = Config()

@@ -1,0 +1,9 @@
+"""Every page mixin of the web front, composed once for gateway.service.GatewayService."""
+
+from gateway.web.account_pages import AccountPages
+from gateway.web.framework import StaticRoutes, WebSessions
+from gateway.web.offer_pages import OfferPages
+
+
+class WebRoutes(AccountPages, OfferPages, StaticRoutes):
+    web_sessions = WebSessions()
