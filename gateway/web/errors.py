@@ -23,4 +23,4 @@ def flatten(fields, prefix: str = "") -> dict[str, str]:
 
 def field_id(name: str) -> str:
     """An HTML id for a dotted field name (« contacts.0.value » → « f-contacts-0-value »)."""
-    return "f-" + "".join(c if c.isalnum() else "-" for c in name)
+    return "f-" + "".join(c if c.isalnum() or c == "_" else "-" for c in name)

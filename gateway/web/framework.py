@@ -239,3 +239,28 @@ class StaticRoutes:
         mimetype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return Response(target.read_bytes(), mimetype=mimetype,
                         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+class _Visitor:
+    """What the layout needs of a `Web` for a page rendered outside the page decorator (no session)."""
+
+    def __init__(self, region):
+        self.region = region
+
+    def url(self, path: str = "") -> str:
+        return f"/{self.region.code}{path}" if self.region else path
+
+    def has_role(self, *roles: str) -> bool:
+        return False
+
+
+def message_page(region_code: str | None, title: str, message: str, status: int = 200,
+                 login_link: bool = True) -> Response:
+    """A French message page with the site's layout, for links opened from an e-mail (API routes)."""
+    region = get_region(region_code) if region_code else None
+    response = render("message.html", status=status, title=title, message=message, web=_Visitor(region),
+                      region=region, regions=list(REGIONS.values()), user=None, csrf="", flashes=[],
+                      errors={}, error_message=None, field_id=field_id, path="", login_link=login_link)
+    for name, value in security_headers(setting("ROR_KEYCLOAK_URL")).items():
+        response.headers.setdefault(name, value)
+    return response
