@@ -64,13 +64,12 @@ def test_kine_activates_describes_and_publishes_her_offer(browser, api, tokens, 
     page.get_by_label("Je confirme que ces informations nationales sont exactes").check()
     page.get_by_role("button", name=re.compile("Valider")).click()
 
-    # -- step 2: description; no operational activity and a maximum age below the minimum first
+    # -- step 2: description (pre-filled from her RPPS profession); a maximum age below the minimum first
     expect(page.get_by_role("heading", name=re.compile("Étape 2 sur 6"))).to_be_visible()
     page.get_by_label(re.compile("Âge minimum")).fill("18")
     page.get_by_label(re.compile("Âge maximum")).fill("10")
     page.get_by_role("button", name=re.compile("Valider")).click()
     expect(page.locator("#f-age_max-err")).to_contain_text("supérieur ou égal")
-    expect(page.locator("#f-operational_activities")).to_contain_text("Au moins une activité")
     browser.check("etape-2-erreurs")
     page.get_by_label(re.compile("Âge maximum")).fill("109")
     activities = page.locator("#f-operational_activities")
@@ -120,7 +119,7 @@ def test_kine_activates_describes_and_publishes_her_offer(browser, api, tokens, 
     expect(page.get_by_role("status")).to_contain_text("Votre offre est publiée")
     expect(page.locator(".status.published")).to_be_visible()
     browser.check("offre-publiee")
-    pdf = page.request.get(page.get_by_role("link", name="Export PDF").get_attribute("href"))
+    pdf = page.request.get(browser.base + page.get_by_role("link", name="Export PDF").get_attribute("href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
 
     # the public sheet as the API serves it: published, public contact only
