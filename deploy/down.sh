@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 COMPONENT=down
 rc=0
 bash "$DEPLOY/services.sh" stop || rc=1
+bash "$DEPLOY/national.sh" stop || rc=1
 bash "$DEPLOY/smtp.sh" stop || rc=1
 keycloak_stop || rc=1
 bash "$DEPLOY/rabbitmq.sh" stop || rc=1

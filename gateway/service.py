@@ -14,6 +14,7 @@ from gateway.api import Reply
 from gateway.dependencies import Jwks
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
+from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.schemas import HealthSchema
 from gateway.web.routes import WebRoutes
@@ -26,7 +27,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, WebRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, WebRoutes):
     name = "gateway"
 
     config = Config()

@@ -47,8 +47,21 @@ def amqp_uri():
 
 
 @pytest.fixture(scope="session")
-def suite_config(db_url, amqp_uri):
+def national_ror(tmp_path_factory):
+    """The national ROR stand-in for this test session (own port and folder)."""
+    from tests.national_support import NationalStandIn
+
+    standin = NationalStandIn(tmp_path_factory.mktemp("national"))
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def suite_config(db_url, amqp_uri, national_ror):
     return {
+        "ROR_NATIONAL_URL": national_ror.url,
+        "ROR_NATIONAL_PUSH_INTERVAL": 0.5,
         "AMQP_URI": amqp_uri,
         "WEB_SERVER_ADDRESS": GATEWAY_ADDRESS,
         "ROR_DATABASE_URL": db_url,

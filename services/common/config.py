@@ -25,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "ROR_SMTP_PORT": "1025",
     "ROR_MAIL_FROM": "ROR <noreply@ror.local>",
     "ROR_PUBLIC_URL": "http://127.0.0.1:8000",
+    "ROR_NATIONAL_URL": "http://127.0.0.1:8190/fhir",  # FHIR base of the national ROR (stand-in: deploy/national.sh)
     "ROR_RPC_TIMEOUT": "15",
     "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",

@@ -50,6 +50,12 @@ class Conflict(RorError):
     code, status = "conflict", 409
 
 
+class Gone(RorError):
+    """It existed and was withdrawn (an unpublished offer read through FHIR)."""
+
+    code, status = "gone", 410
+
+
 class PreconditionFailed(RorError):
     code, status = "precondition_failed", 412
 
@@ -74,5 +80,5 @@ def from_marshmallow(err, message: str = "Données invalides") -> InvalidInput:
 
 ALL_ERRORS = (
     InvalidInput, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-    PreconditionRequired, TooManyRequests, Unavailable,
+    PreconditionRequired, TooManyRequests, Unavailable, Gone,
 )

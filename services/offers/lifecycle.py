@@ -26,6 +26,7 @@ from services.common.errors import (
 )
 from services.common.events import make_event
 from services.offers import reference, steps
+from services.offers.fhir import national
 from services.offers.models import Offer, Outbox, Structure
 
 EDITOR_ROLES = ("structure_editor", "directeur")
@@ -191,6 +192,7 @@ def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) 
     outbox.record(session, Outbox, make_event(
         "offers.published", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
         version=offer.version, published_at=now.isoformat(), content=published_content(offer)))
+    national.enqueue_offer(session, offer)  # the national ROR gets it through the same transaction
     return offer
 
 
@@ -207,6 +209,7 @@ def unpublish(session: Session, offer: Offer, actor: Actor, if_match: str | None
     outbox.record(session, Outbox, make_event(
         "offers.unpublished", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
         version=offer.version))
+    national.enqueue_offer(session, offer)
     return offer
 
 

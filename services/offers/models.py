@@ -255,3 +255,35 @@ class Offer(Base):
     @property
     def etag(self) -> str:
         return f'"{self.id}-{self.version}"'
+
+
+class NationalPush(Base):
+    """One FHIR resource to PUT to the national ROR (an outbox for the national push).
+
+    Written in the transaction of the publication that changed the resource; a relay PUTs pending rows in
+    order, retrying with backoff, and marks them pushed. `request_id` travels as `X-Request-Id` so that the
+    receiver recognises a row sent again after a crash (PUT by id is idempotent anyway).
+    """
+
+    __tablename__ = "national_pushes"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'pushed', 'failed', 'superseded')", name="ck_national_pushes_status"),
+        Index("ix_national_pushes_due", "status", "next_attempt_at"),
+        Index("ix_national_pushes_resource", "resource_type", "resource_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36), unique=True)
+    region: Mapped[str] = mapped_column(String(8))
+    resource_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict] = mapped_column(Json)
+    cause: Mapped[str | None] = mapped_column(String(64))  # e.g. "offer:12:published", "structure:7"
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                      server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last attempt
+    last_error: Mapped[str | None] = mapped_column(String(1000))

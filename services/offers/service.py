@@ -15,7 +15,8 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, lifecycle, quality_rpc, reference
+from services.offers import directory, fhir_rpc, lifecycle, quality_rpc, reference
+from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 
@@ -41,12 +42,13 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
     name = "offers"
 
     db = Database()
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
+    national = NationalPushRelay()
 
     @rpc
     def health(self):

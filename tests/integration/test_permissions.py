@@ -64,6 +64,10 @@ RULES: dict[str, Rule] = {
     "unpublish_offer": Rule(EDITORS, scoped="offer_id"),
     "prefill_offer": Rule(EDITORS, scoped="offer_id"),
     "offer_pdf": Rule(EVERYONE),
+    # FHIR read API (public; a token of the region adds the professionals' contacts)
+    "fhir_metadata": Rule(EVERYONE),
+    "fhir_search": Rule(EVERYONE),
+    "fhir_read": Rule(EVERYONE),
     # anomalies and support desk (who sees which anomaly / ticket is decided by the service: see
     # tests/integration/test_support_desk.py)
     "declare_anomaly": Rule(EVERYONE),

@@ -1,0 +1,91 @@
+"""Nameko glue of the offers service: the relay that pushes FHIR resources to the national ROR."""
+
+from __future__ import annotations
+
+import logging
+
+import eventlet
+import requests
+from eventlet.event import Event
+from nameko.extensions import DependencyProvider
+
+from services.common.config import setting
+from services.common.db import database_url, session_factory
+from services.offers.fhir import national
+from services.offers.fhir.contracts import FHIR_JSON
+
+log = logging.getLogger(__name__)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: the backoff applies
+
+
+class NationalPushRelay(DependencyProvider):
+    """PUTs the `national_pushes` outbox to ROR_NATIONAL_URL: woken after each worker of the service (a
+    publication is pushed at once) and every `interval` seconds (what waited for the endpoint)."""
+
+    def __init__(self, interval: float = 2.0, timeout: float = 10.0):
+        self.interval = interval
+        self.timeout = timeout
+        self._gt = None
+        self._wake: Event | None = None
+
+    def setup(self):
+        config = self.container.config
+        self.factory = session_factory(database_url(config))
+        self.base_url = setting("ROR_NATIONAL_URL", config).rstrip("/")
+        self.interval = float(config.get("ROR_NATIONAL_PUSH_INTERVAL", self.interval))
+        self.http = requests.Session()
+
+    def start(self):
+        self._wake = Event()
+        self._gt = self.container.spawn_managed_thread(self._loop)
+
+    def stop(self):
+        if self._gt is not None:
+            self._gt.kill()
+
+    def send(self, row) -> national.Answer:
+        resp = self.http.put(f"{self.base_url}/{row.resource_type}/{row.resource_id}", json=row.body,
+                             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, "X-Request-Id": row.request_id},
+                             timeout=self.timeout)
+        return national.Answer(resp.status_code, _retry_after(resp.headers.get("Retry-After")), resp.text[:500])
+
+    def flush(self) -> national.RelayResult:
+        session = self.factory()
+        try:
+            return national.relay(session, self.send)
+        except Exception:
+            log.exception("national push relay failed")
+            session.rollback()
+            return national.RelayResult(waiting=True, wait_seconds=self.interval)
+        finally:
+            session.close()
+
+    def _loop(self):
+        while True:
+            result = self.flush()
+            if result.pushed or result.failed or result.superseded:
+                continue  # there may be more behind this batch
+            wait = min(self.interval, result.wait_seconds) if result.waiting else self.interval
+            with eventlet.Timeout(max(0.05, wait), False):
+                self._wake.wait()
+            if self._wake.ready():
+                self._wake = Event()
+
+    def wake(self):
+        if self._wake is not None and not self._wake.ready():
+            self._wake.send(True)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.wake()
