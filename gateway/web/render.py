@@ -12,6 +12,7 @@ STATIC = Path(__file__).parent / "static"
 
 ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV.filters["extract"] = lambda key, mapping: mapping.get(key, key)  # codes → labels: list|map('extract', d)
 
 # No inline script or style: everything comes from /static (served by the gateway itself).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: {tiles}; "

@@ -3,7 +3,8 @@
 from gateway.web.account_pages import AccountPages
 from gateway.web.framework import StaticRoutes, WebSessions
 from gateway.web.offer_pages import OfferPages
+from gateway.web.support_pages import SupportPages
 
 
-class WebRoutes(AccountPages, OfferPages, StaticRoutes):
+class WebRoutes(AccountPages, OfferPages, SupportPages, StaticRoutes):
     web_sessions = WebSessions()

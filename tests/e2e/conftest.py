@@ -44,17 +44,23 @@ def _admin_token() -> str:
 @pytest.fixture(scope="session")
 def login_redirects():
     """The realms accept the gateway origins of `make up` (deploy/keycloak/gen_realms.py); a test gateway
-    listens elsewhere, so its origin is added to the client `ror-gateway` (idempotent, additive)."""
+    listens elsewhere, so its origin is added to the client `ror-gateway` (idempotent, additive). The
+    login pages must be the ROR theme's (realms imported before it existed get it on the client)."""
     origin = f"http://{GATEWAY_ADDRESS}"
     kc = setting("ROR_KEYCLOAK_URL").rstrip("/")
     headers = {"Authorization": f"Bearer {_admin_token()}"}
+    info = requests.get(f"{kc}/admin/serverinfo", headers=headers, timeout=30).json()
+    assert "ror" in [t["name"] for t in info["themes"]["login"]], \
+        "login theme « ror » missing in Keycloak: deploy/keycloak/start.sh copies deploy/keycloak/themes"
     for realm in ("ror-idf", "ror-pdl"):
         base = f"{kc}/admin/realms/{realm}/clients"
         [client] = requests.get(base, params={"clientId": "ror-gateway"}, headers=headers, timeout=30).json()
         uris = client.get("redirectUris") or []
-        logout = client.get("attributes", {}).get("post.logout.redirect.uris", "")
-        if f"{origin}/*" in uris and f"{origin}/*" in logout.split("##"):
+        attributes = client.get("attributes", {})
+        logout = attributes.get("post.logout.redirect.uris", "")
+        if f"{origin}/*" in uris and f"{origin}/*" in logout.split("##") and attributes.get("login_theme") == "ror":
             continue
+        client.setdefault("attributes", {})["login_theme"] = "ror"
         client["redirectUris"] = sorted(set(uris) | {f"{origin}/*"})
         client["webOrigins"] = sorted(set(client.get("webOrigins") or []) | {origin})
         client.setdefault("attributes", {})["post.logout.redirect.uris"] = "##".join(
