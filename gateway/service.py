@@ -16,6 +16,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.search import SearchRoutes
 from gateway.schemas import HealthSchema
 from gateway.web.routes import WebRoutes
 from services.common.config import setting
@@ -27,7 +28,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, WebRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, WebRoutes):
     name = "gateway"
 
     config = Config()

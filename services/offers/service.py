@@ -15,10 +15,11 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, fhir_rpc, lifecycle, quality_rpc, reference
+from services.offers import directory, fhir_rpc, lifecycle, quality_rpc, reference, search_rpc
 from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
+from services.offers.search import index as search_index
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -42,7 +43,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc):
     name = "offers"
 
     db = Database()
@@ -128,12 +129,14 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
     def publish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.publish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)  # the index follows in the same transaction
         return self._committed(offer)
 
     @rpc
     def unpublish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.unpublish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)
         return self._committed(offer)
 
     @rpc
