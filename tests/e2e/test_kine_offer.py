@@ -7,6 +7,7 @@ PDF, and logs out. Every page passes axe-core (no serious or critical violation)
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from playwright.sync_api import expect
 
@@ -127,6 +128,20 @@ def test_kine_activates_describes_and_publishes_her_offer(browser, api, tokens, 
     public = api.get(f"/api/idf/offers/{offer_id}").json()
     assert public["status"] == "published"
     assert [c["value"] for c in public["published"]["contacts"]["contacts"]] == ["0102030405"]
+
+    # -- she finds herself in a search in Meulan (where she visits patients), in the list and on the map
+    name = page.get_by_role("heading", level=1).inner_text()
+    for _ in range(20):  # the search index follows the publication event
+        browser.goto("/idf/recherche?" + urlencode({"where": "Meulan-en-Yvelines", "q": f"TEST{rpps[-4:]}"}))
+        if page.get_by_role("link", name=name).count():
+            break
+        page.wait_for_timeout(500)
+    expect(page.get_by_role("link", name=name)).to_be_visible()
+    expect(page.locator("#carte")).to_have_attribute("data-markers", re.compile(r"^[1-9]"))
+    browser.check("recherche-meulan")
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("link", name="Signaler une anomalie")).to_be_visible()
+    browser.check("fiche-publique")
 
     # -- logout: front channel through Keycloak, back on the home page, logged out
     page.get_by_role("button", name="Se déconnecter").click()
