@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from marshmallow import ValidationError
 
 from gateway.routes.search import SearchQuerySchema
-from gateway.web.framework import Web, page
+from gateway.web.framework import Web, page, setting_or_empty
 from gateway.web.render import render
 from services.common.errors import InvalidInput, from_marshmallow
 
@@ -51,6 +51,7 @@ class SearchPages:
         query = urlencode({k: v for k, v in args.items() if k != "page"})
         return web.page("search.html", "Rechercher une offre", status=400 if errors else 200, args=args,
                         answer=answer, facets=facets, categories=CATEGORIES, link=link, query=query,
+                        tiles=setting_or_empty("ROR_MAP_TILES_URL"),
                         errors=errors, error_message=error_message)
 
     @page("GET", "/<region>/ui/suggestions")
