@@ -22,6 +22,7 @@ from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.routes.search import SearchRoutes
 from gateway.schemas import HealthSchema
+from gateway.web.routes import WebRoutes
 from services.common import rpc
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS, Database  # noqa: F401  (registers domain errors for RPC)
@@ -33,7 +34,7 @@ HEALTH_TIMEOUT = 3.0
 
 
 class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes,
-                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents):
+                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents, WebRoutes):
     name = "gateway"
 
     config = Config()

@@ -116,6 +116,10 @@ ensure_database() {
     fi
 }
 
+# Login theme (deploy/keycloak/themes) into the distribution; dev mode reads themes from disk live.
+copy_themes() { [[ ! -d "$KC_HOME/themes" ]] || cp -r "$KC_DIR/themes/." "$KC_HOME/themes/"; }
+copy_themes
+
 # ---- 1. fast path: our Keycloak is up, healthy, started from the same files ---------------------
 if [[ -d "$KC_HOME" ]] && kc_healthy && [[ -n "$(kc_our_pids)" ]] \
     && [[ "$(cat "$RUNTIME_HASH_FILE" 2>/dev/null)" == "$(runtime_hash)" ]]; then
@@ -153,6 +157,7 @@ if [[ ! -x "$KC_HOME/bin/kc.sh" ]]; then
     mkdir -p "$KC_HOME.partial"
     tar -xzf "$M2_TGZ" -C "$KC_HOME.partial" --strip-components=1 || failed "cannot unpack $M2_TGZ"
     mv "$KC_HOME.partial" "$KC_HOME"
+    copy_themes
 fi
 
 # ---- 4. test PKI: CA, server certificate (127.0.0.1, localhost), truststore ---------------------
