@@ -211,3 +211,53 @@ def test_the_demo_regions_keep_working_next_to_the_new_one(bre_api, tokens):
     # a token of one realm is refused in another region, the new one included
     refused = bre_api.get("/api/bre/me", token=tokens("idf", "kine.demo"))
     assert refused.status_code in (401, 403), refused.text
+
+
+def test_a_cpts_of_bretagne_gets_its_dossier_validated_by_the_new_regional_team(bre_api, bre_db):
+    """The dossier scenario in the new region: its Directeur (habilitation granted by its region admin)
+    opens a dossier, describes the EG and creates the CPTS unit, sends; he approves, the regional team of
+    Bretagne validates, and the unit is in the répertoire of Bretagne."""
+    from tests.dossiers_support import CPTS_UNIT_TYPE, EG_CONTACTS, cpts_unit_data, habilitation, new_cpts
+
+    privileged = {"admin", "cpts.directeur", "validateur"}
+
+    def bre_tokens(region, username):
+        assert region == "bre"
+        return bre_token(username, totp=username in privileged)
+
+    made = new_cpts(bre_db, region="bre")
+    with habilitation(bre_api, bre_tokens, "bre", "cpts.directeur", "directeur", made["eg"]):
+        director = bre_token("cpts.directeur", totp=True)  # the new token carries the directeur role
+        resp = bre_api.post("/api/bre/dossiers", token=director, json={"structure_id": made["eg"]})
+        assert resp.status_code == 201, resp.text
+        dossier = resp.json()
+        eg_sheet = dossier["sheets"][0]
+        base = f"/api/bre/dossiers/{dossier['id']}"
+        resp = bre_api.put(f"{base}/sheets/{eg_sheet['id']}", token=director, headers={"If-Match": dossier["etag"]},
+                           json={"data": EG_CONTACTS, "finalise": True})
+        assert resp.status_code == 200, resp.text
+        resp = bre_api.post(f"{base}/sheets", token=director, headers={"If-Match": resp.json()["etag"]},
+                            json={"parent_id": eg_sheet["id"], "kind": "uo", "name": "CPTS Pays de Rennes",
+                                  "unit_type": CPTS_UNIT_TYPE})
+        assert resp.status_code == 201, resp.text
+        unit_sheet = resp.json()["created_sheet_id"]
+        resp = bre_api.put(f"{base}/sheets/{unit_sheet}", token=director, headers={"If-Match": resp.json()["etag"]},
+                           json={"data": cpts_unit_data("CPTS Pays de Rennes"), "finalise": True})
+        assert resp.status_code == 200, resp.text
+        dossier = resp.json()
+        for token, action in ((director, "send"), (director, "approve"),
+                              (bre_token("validateur", totp=True), "validate")):
+            resp = bre_api.post(f"{base}/transitions", token=token, headers={"If-Match": dossier["etag"]},
+                                json={"action": action, "comment": "Conforme"})
+            assert resp.status_code == 200, (action, resp.text)
+            dossier = resp.json()
+        assert dossier["status"] == "published", dossier
+        tree = bre_api.get("/api/bre/structures", params={"departement": "78"}, token=director)
+        assert tree.status_code == 200, tree.text
+
+        def names(nodes):
+            for node in nodes:
+                yield node["name"]
+                yield from names(node.get("children", []))
+
+        assert "CPTS Pays de Rennes" in set(names(tree.json()["roots"])), tree.text[:500]
