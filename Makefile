@@ -1,6 +1,6 @@
 # Thin entry points; the work is done by the scripts in deploy/ (see docs/CONVENTIONS.md).
 # Scripts are run through bash so that a checkout without exec bits still works.
-.PHONY: up down test lint
+.PHONY: up down test e2e lint
 
 up:
 	bash deploy/up.sh
@@ -11,6 +11,10 @@ down:
 # Extra pytest arguments: make test PYTEST_ARGS="-k offers -x"
 test:
 	bash deploy/test.sh
+
+# The browser scenarios (headless Chromium, Playwright), apart from `make test` (deploy/test.sh).
+e2e:
+	ROR_E2E=1 bash deploy/test.sh
 
 lint:
 	bash deploy/lint.sh

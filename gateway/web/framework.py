@@ -150,6 +150,9 @@ def _same_origin(request: Request, public_url: str) -> bool:
     return origin.rstrip("/") in allowed
 
 
+REGION_SEGMENT = f"<any({','.join(sorted(REGIONS))}):region>"
+
+
 def page(methods: str, path: str, login: bool = False, roles: tuple[str, ...] = ()):
     """Declare a page. POST forms must carry the session's CSRF token (field `csrf`) and come from
     our own origin; `login` pages send anonymous visitors to the login page and back."""
@@ -187,7 +190,8 @@ def page(methods: str, path: str, login: bool = False, roles: tuple[str, ...] = 
                 response = _failure(web, exc, region)
             return _finish(web, response, session, created)
 
-        return http(methods, path)(handler)
+        # only configured regions match: any other first segment stays an unknown path (404, error shape)
+        return http(methods, path.replace("<region>", REGION_SEGMENT))(handler)
 
     return decorate
 

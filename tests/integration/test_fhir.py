@@ -259,7 +259,7 @@ def test_metadata_is_a_capability_statement(api):
     ("/fhir/idf/PractitionerRole", 400, "service"),
     ("/fhir/idf/Patient", 404, "type"),
     ("/fhir/idf/HealthcareService/idf-99999999999999", 404, "id"),
-    ("/fhir/idf/HealthcareService/%00%ff", 404, "id"),
+    ("/fhir/idf/HealthcareService/zz-%ff", 404, "id"),
     ("/fhir/zz/metadata", 404, "region"),
     ("/fhir/idf/a/b/c", 404, "path"),
 ])

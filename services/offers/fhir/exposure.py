@@ -298,7 +298,7 @@ def _communes(params: dict, prefix: str = "") -> list[str] | None:
         needle = reference.normalize(city)
         if not needle or len(city) > 100:
             raise InvalidInput(f"Paramètre {prefix}address-city invalide", {prefix + "address-city": city[:100]})
-        narrow(c.code for norm, c in reference._commune_index() if norm.startswith(needle))
+        narrow(c.code for c in reference._prefixed(reference._name_index()[0], needle))
     postal = _one(params, prefix + "address-postalcode")
     if postal is not None:
         if not re.fullmatch(r"\d{2,5}", postal.strip()):
