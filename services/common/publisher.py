@@ -67,6 +67,10 @@ def subscriptions() -> tuple[Subscription, ...]:
                         source, event_type = entrypoint.source_service, entrypoint.event_type
                         found.append(Subscription(source, event_type,
                                                   f"evt-{source}-{event_type}--{name}.{attr}"))
+                    elif getattr(entrypoint, "every_event_queue", None):
+                        # one queue bound with "#" to every service's events (services.notifications.consumer)
+                        found.extend(Subscription(source, "#", entrypoint.every_event_queue)
+                                     for source in entrypoint.sources())
     return tuple(sorted(set(found), key=lambda s: (s.source, s.event_type, s.queue)))
 
 
@@ -141,4 +145,4 @@ class EventPublisher:
 
     def _subscribed(self, source: str, event_type: str) -> bool:
         subs = self.known if self.known is not None else subscriptions()
-        return any(s.source == source and s.event_type == event_type for s in subs)
+        return any(s.source == source and s.event_type in (event_type, "#") for s in subs)

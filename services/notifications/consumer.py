@@ -27,6 +27,11 @@ class EveryEvent(Consumer):
     """Like `event_handler`, for every event of every service (durable, reliable delivery)."""
 
     queue_consumer = RorQueueConsumer()
+    every_event_queue = QUEUE_NAME  # the publishers declare it too (services.common.publisher.subscriptions)
+
+    @staticmethod
+    def sources() -> list[str]:
+        return source_services()
 
     def __init__(self, requeue_on_error: bool = True, **kwargs):
         super().__init__(queue=None, requeue_on_error=requeue_on_error, **kwargs)

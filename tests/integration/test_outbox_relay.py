@@ -148,7 +148,8 @@ def test_a_dead_broker_stops_the_pass_without_charging_the_rows_behind(session):
 
 def test_the_suite_s_consumers_are_known_to_the_publishers():
     queues = {s.queue for s in subscriptions()}
-    assert "evt-accounts-accounts.activated--notifications.on_account_activated" in queues
+    assert "evt-all--notifications.on_event" in queues  # every service's events, for the e-mails
+    assert {s.source for s in subscriptions() if s.event_type == "#"} >= {"accounts", "offers", "dossiers"}
 
 
 def test_ror_outbox_status_lists_every_service(db_url):
