@@ -5,6 +5,7 @@ maps errors to the contract's shape, and feeds both the router and the OpenAPI d
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 from dataclasses import dataclass
@@ -220,8 +221,10 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
     /openapi.json documents (tests/unit/test_contracts.py lists the endpoints still without one)."""
 
     def decorate(fn):
+        # a handler that reads If-Match is an ETag-guarded write, declared or not (412 / 428 documented)
+        guarded = if_match or "ctx.if_match(" in inspect.getsource(fn)
         ep = Endpoint(method, path, access, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                      request, response, status, tags, fn.__name__, query, produces, tuple(errors), if_match,
+                      request, response, status, tags, fn.__name__, query, produces, tuple(errors), guarded,
                       replies)
         ENDPOINTS.append(ep)
 

@@ -16,13 +16,16 @@ _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _STATUS_TEXT = {304: "Not modified (If-None-Match)", 400: "Invalid input", 401: "Not authenticated",
                 403: "Forbidden (role, or a token of another region's realm)", 404: "Not found",
                 409: "Conflict", 412: "Stale If-Match", 413: "Request body too large", 428: "If-Match required",
-                429: "Too many requests (see Retry-After)", 503: "Service unavailable"}
+                429: "Too many requests (see Retry-After)",
+                414: "URL too long", 431: "Request headers too large", 503: "Service unavailable"}
 WRITES = ("PUT", "PATCH", "POST", "DELETE")
 
 
 def error_statuses(ep: Endpoint) -> list[int]:
     """Every error status `ep` can answer (schemathesis checks that no other one comes back)."""
-    codes = {400, 404, 503}  # bad input; unknown region or resource; a service that does not answer
+    # bad input; unknown region or resource; a service that does not answer; a URL or headers over the
+    # server's limits (gateway.edge)
+    codes = {400, 404, 503, 414, 431}
     if "<region>" in ep.path or ep.access != ANONYMOUS:
         # A token, when one is sent (even to a public endpoint), is verified: expired or malformed 401,
         # a token of another region's realm 403.

@@ -126,9 +126,8 @@ class SearchRoutes:
 
     @endpoint("PUT", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, tags=TAGS)
     def add_favourite(self, ctx: Context, structure_id: int):
-        """« Ajouter aux favoris » (idempotent: 201 the first time, 200 after)."""
-        item = api.call(self.offers, "add_favourite", ctx.region, structure_id, ctx.actor())
-        return Reply(item, 201 if item.pop("created") else 200)
+        """« Ajouter aux favoris » (idempotent: 200 whether it was already one or not; `created` tells)."""
+        return api.call(self.offers, "add_favourite", ctx.region, structure_id, ctx.actor())
 
     @endpoint("DELETE", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, status=204, tags=TAGS,
               produces="text/plain")

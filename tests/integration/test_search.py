@@ -228,8 +228,10 @@ def test_repertoire_by_legal_entity_name_or_finess_and_favourites(api, db_url, t
     assert [e["id"] for e in by_finess["legal_entities"]] == [ej]
 
     assert api.get(f"/api/idf/favourites/{site}", token=token).status_code == 404
-    assert api.put(f"/api/idf/favourites/{site}", token=token).status_code == 201
-    assert api.put(f"/api/idf/favourites/{site}", token=token).status_code == 200
+    first = api.put(f"/api/idf/favourites/{site}", token=token)
+    assert first.status_code == 200 and first.json()["created"] is True
+    again = api.put(f"/api/idf/favourites/{site}", token=token)
+    assert again.status_code == 200 and again.json()["created"] is False
     assert api.get(f"/api/idf/favourites/{site}", token=token).json()["id"] == site
     assert site in [f["id"] for f in api.get("/api/idf/favourites", token=token).json()]
     again = api.get("/api/idf/repertoire", params={"q": finess}, token=token).json()
