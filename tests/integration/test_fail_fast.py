@@ -49,7 +49,11 @@ def _draft_steps(db_url, offer_id) -> dict:
 def test_a_write_answered_503_never_runs_later_and_a_retry_applies_once(faults, db_url, kine):
     offer_id = make_offer(db_url, owner_subject=subject_of(kine))
     path = f"/api/idf/offers/{offer_id}/steps/national"
-    resp = faults.request("GET", f"/api/idf/offers/{offer_id}", token=kine)
+    faults.wait_healthy("offers")
+    deadline = time.monotonic() + 30  # its first reads load the reference data: a short deadline may pass
+    while (resp := faults.request("GET", f"/api/idf/offers/{offer_id}", token=kine)).status_code == 503 \
+            and time.monotonic() < deadline:
+        time.sleep(1)
     assert resp.status_code == 200, resp.text
     etag = resp.headers["ETag"]
     body = KINE_STEPS["national"]
