@@ -1,18 +1,26 @@
 """A private copy of the suite (own RabbitMQ vhost and gateway port, the test database) whose services
-a test may stop and start again without disturbing the session's suite: fault tests and the
-fail-fast benchmark use it."""
+a test may stop, kill and start again without disturbing the session's suite: fault tests and the
+fail-fast benchmark use it. Each service runs in a process of its own (`nameko run`, as `make up`
+runs them): a killed service is a dead process, and the faults do not depend on how busy the test
+process is."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import requests
+import yaml
 from kombu import Connection
-from nameko.containers import ServiceContainer
-from nameko.runners import ServiceRunner
 
 RABBIT_MGMT = "http://guest:guest@127.0.0.1:15672"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def ensure_vhost(vhost: str) -> None:
@@ -38,14 +46,18 @@ def queue_depth(vhost: str, queue: str) -> int:
         return conn.default_channel.queue_declare(queue, passive=True).message_count
 
 
+# name -> the `nameko run` target (deploy/services.sh names the same modules)
+SERVICES = {
+    "accounts": "services.accounts.service",
+    "offers": "services.offers.service",
+    "gateway": "gateway.service:GatewayService",
+}
+
+
 class PrivateSuite:
-    """accounts, offers and the gateway on `vhost`, the gateway on `address`."""
+    """accounts, offers and the gateway on `vhost`, the gateway on `address`, one process each."""
 
     def __init__(self, db_url: str, vhost: str, address: str, **settings):
-        from gateway.service import GatewayService
-        from services.accounts.service import AccountsService
-        from services.offers.service import OffersService
-
         ensure_vhost(vhost)
         self.vhost = vhost
         self.base = f"http://{address}"
@@ -54,33 +66,60 @@ class PrivateSuite:
             "WEB_SERVER_ADDRESS": address, "ROR_DATABASE_URL": db_url, "ROR_PUBLIC_URL": self.base,
             "serializer": "json", "max_workers": 10, "ROR_RATE_LIMIT_FACTOR": "100", "ROR_RPC_CONCURRENCY": "4",
             **settings,
+            "LOGGING": {"version": 1, "disable_existing_loggers": False,
+                        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+                        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                                "formatter": "plain"}},
+                        "root": {"level": "INFO", "handlers": ["stderr"]}},
         }
-        self.classes = {"accounts": AccountsService, "offers": OffersService, "gateway": GatewayService}
-        self.runner = ServiceRunner(self.config)
-        for cls in self.classes.values():
-            self.runner.add_service(cls)
-        self.extra: dict[str, ServiceContainer] = {}
+        self.dir = Path(tempfile.mkdtemp(prefix=f"faults-{vhost}-"))
+        self.config_file = self.dir / "config.yaml"
+        self.config_file.write_text(yaml.safe_dump(self.config))
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def log_of(self, name: str) -> Path:
+        return self.dir / f"{name}.log"
 
     def start(self) -> PrivateSuite:
-        self.runner.start()
+        for name in SERVICES:
+            self.start_service(name)
+        self._wait_for_gateway()
+        for name in ("accounts", "offers"):
+            self.wait_healthy(name, timeout=60)
         return self
 
-    def container(self, name: str) -> ServiceContainer:
-        return self.extra.get(name) or self.runner.service_map[name]
+    def start_service(self, name: str) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(self.log_of(name), "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "nameko", "run", "--config", str(self.config_file), SERVICES[name]],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop_service(self, name: str, kill: bool = False) -> None:
-        container = self.container(name)
-        container.kill() if kill else container.stop()
-
-    def start_service(self, name: str) -> None:
-        container = ServiceContainer(self.classes[name], self.config)
-        container.start()
-        self.extra[name] = container
+        """Graceful stop (SIGTERM: nameko finishes its workers) or a crash (SIGKILL)."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def stop(self) -> None:
-        for container in [*self.extra.values(), *self.runner.containers]:
-            if not container._died.ready():
-                container.kill()
+        for name in list(self.processes):
+            self.stop_service(name)
+
+    def _wait_for_gateway(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.processes["gateway"].poll() is not None:
+                raise AssertionError(f"the private gateway exited; see {self.log_of('gateway')}")
+            try:
+                requests.get(self.base + "/health", timeout=5)
+                return
+            except requests.RequestException:
+                time.sleep(0.3)
+        raise AssertionError(f"private gateway not listening after {timeout}s; see {self.log_of('gateway')}")
 
     def request(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {}) or {}
@@ -96,4 +135,4 @@ class PrivateSuite:
             if health["components"].get(name, {}).get("status") == "ok":
                 return
             time.sleep(0.3)
-        raise AssertionError(f"{name} not healthy after {timeout}s")
+        raise AssertionError(f"{name} not healthy after {timeout}s; see {self.log_of(name)}")
