@@ -35,3 +35,7 @@ class IdentitySchema(Schema):
     last_name = fields.String(allow_none=True)
     ror_account = fields.Dict(allow_none=True)
     habilitations = fields.List(fields.Dict())
+    cgu_version = fields.String(metadata={"description": "Version en vigueur des conditions d'utilisation"})
+    cgu_required = fields.Boolean(metadata={"description": "Vrai : faire accepter la version en vigueur "
+                                                          "(POST /api/{region}/me/cgu)"})
+    cgu_accepted_at = fields.String(allow_none=True)

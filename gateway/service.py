@@ -16,6 +16,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.self_service import SelfServiceRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
 from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
@@ -26,7 +27,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SelfServiceRoutes):
     name = "gateway"
 
     config = Config()

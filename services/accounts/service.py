@@ -15,7 +15,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
-from services.accounts import operations
+from services.accounts import operations, self_service_rpc
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
@@ -72,7 +72,7 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
     return actor
 
 
-class AccountsService:
+class AccountsService(self_service_rpc.SelfServiceRpc):
     name = "accounts"
 
     db = Database()
@@ -112,7 +112,8 @@ class AccountsService:
     def profile(self, region: str, identity: dict) -> dict:
         """Extra fields of GET /me: the ROR account and the habilitations."""
         get_region(region)
-        return operations.profile(self.db, region, identity["subject"])
+        return {**operations.profile(self.db, region, identity["subject"]),
+                **self.cgu_state(region, identity["subject"])}
 
     @rpc
     def habilitations(self, region: str, subject: str) -> list[dict]:

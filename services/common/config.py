@@ -29,6 +29,12 @@ DEFAULTS: dict[str, str] = {
     "ROR_RPC_TIMEOUT": "15",
     "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",
+    "ROR_SMS_URL": "http://127.0.0.1:1026/messages",  # SMS gateway (stand-in: deploy/sms.sh)
+    "ROR_SMS_TOKEN": "",
+    "ROR_CAPTCHA_SECRET": "ror-captcha-dev-secret",  # HMAC key of the ALTCHA challenges
+    "ROR_CAPTCHA_COST": "5000",
+    "ROR_CGU_VERSION": "2026-01",
+    "ROR_TLS_PROXY_ADDRESSES": "",  # TLS front(s) allowed to forward the CPS card certificate (X-SSL-Client-Cert)  # version of the portal's conditions of use; a new one asks again
     "ROR_VAR_DIR": str(ROOT / "var"),
 }
 
