@@ -16,6 +16,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.resource_persons import ResourcePersonsRoutes
 from gateway.routes.self_service import SelfServiceRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
@@ -27,7 +28,8 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SelfServiceRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SelfServiceRoutes,
+                     ResourcePersonsRoutes):
     name = "gateway"
 
     config = Config()

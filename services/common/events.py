@@ -13,6 +13,7 @@ EVENT_TYPES = (
     "accounts.registered", "accounts.email_change_requested", "accounts.email_changed",
     "accounts.link_code_sent",
     "offers.step_saved", "offers.published", "offers.unpublished",
+    "offers.resource_person_added", "offers.resource_person_removed",
     "dossiers.opened", "dossiers.sheet_finalised", "dossiers.sent", "dossiers.approved",
     "dossiers.validated", "dossiers.rejected", "dossiers.published",
     "anomalies.declared", "anomalies.ticket_created", "anomalies.ticket_status_changed",

@@ -133,6 +133,8 @@ class OfferSummarySchema(Schema):
     published_at = fields.String(allow_none=True)
     commune = fields.String(allow_none=True)
     departement = fields.String(allow_none=True)
+    resource_persons = fields.List(fields.Dict(), metadata={
+        "description": "Personnes ressources en cours (contacts selon leur visibilité)"})
     validated_steps = fields.List(fields.String())
     has_unpublished_changes = fields.Boolean()
     owner_rpps = fields.String(allow_none=True)

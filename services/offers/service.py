@@ -15,7 +15,15 @@ from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
-from services.offers import directory, fhir_rpc, lifecycle, quality_rpc, reference
+from services.offers import (
+    directory,
+    fhir_rpc,
+    lifecycle,
+    quality_rpc,
+    reference,
+    resource_persons,
+    resource_persons_rpc,
+)
 from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
@@ -42,7 +50,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, resource_persons_rpc.ResourcePersonsRpc):
     name = "offers"
 
     db = Database()
@@ -106,7 +114,9 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc):
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
         offer = lifecycle.load_offer(self.db, region, offer_id)
-        return lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        audience = lifecycle.audience(self.db, who, offer)
+        return {**lifecycle.view(offer, audience),
+                "resource_persons": resource_persons.for_sheet(self.db, offer, audience)}
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""
