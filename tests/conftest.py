@@ -73,6 +73,7 @@ def suite_config(db_url, amqp_uri, national_ror, sms_gateway):
     return {
         "ROR_SMS_URL": sms_gateway.url,
         "ROR_CAPTCHA_COST": 100,  # a real proof of work, solved quickly by the tests
+        "ROR_SMS_PER_IP_HOUR": 10000, "ROR_REGISTRATIONS_PER_IP_HOUR": 10000,  # every test comes from 127.0.0.1
         "ROR_NATIONAL_URL": national_ror.url,
         "ROR_NATIONAL_PUSH_INTERVAL": 0.5,
         "AMQP_URI": amqp_uri,

@@ -52,9 +52,8 @@ log = logging.getLogger(__name__)
 # Wording of the guide (guide-idf-kine-sage-femme-78, "Erreur à la création").
 DUPLICATE_RPPS = ("Un compte utilisateur semble déjà exister à partir de vos informations "
                   "(même numéro RPPS). Veuillez vous rapprocher du support.")
-SMS_PER_PHONE = (3, 15 * 60)       # codes per mobile number per 15 minutes
-SMS_PER_IP = (10, 60 * 60)         # codes per client address per hour
-REGISTRATIONS_PER_IP = (10, 60 * 60)
+SMS_PER_PHONE = (3, 15 * 60)  # codes per mobile number per 15 minutes
+HOUR = 60 * 60  # per client address: ROR_SMS_PER_IP_HOUR codes, ROR_REGISTRATIONS_PER_IP_HOUR forms
 LINK_CODE_MINUTES = 30
 # Realm role that privileged roles carry (deploy/keycloak/gen_realms.py MFA_ROLE): their OTP is compulsory.
 MFA_ROLE = "mfa_required"
@@ -72,12 +71,13 @@ def _limit(session: Session, key: str, limit_window: tuple[int, int], field: str
 # =========================================================================== SMS code
 
 def send_sms_code(session: Session, region: str, mobile_phone: str, client_ip: str | None,
-                  send: Callable[[str, str], str], region_label: str, now: datetime | None = None) -> dict:
+                  send: Callable[[str, str], str], region_label: str, per_ip_hour: int = 10,
+                  now: datetime | None = None) -> dict:
     """A one-time code for the registration form, sent by SMS to `mobile_phone` (already normalised)."""
     now = now or utcnow()
     _limit(session, f"sms:{region}:phone:{mobile_phone}", SMS_PER_PHONE, "mobile_phone")
     if client_ip:
-        _limit(session, f"sms:{region}:ip:{client_ip}", SMS_PER_IP, "client_ip")
+        _limit(session, f"sms:{region}:ip:{client_ip}", (per_ip_hour, HOUR), "client_ip")
     code, code_hash = rules.new_numeric_code()
     # A new code replaces the previous ones of this number.
     for old in session.scalars(select(SmsCode).where(SmsCode.region == region, SmsCode.phone == mobile_phone,
@@ -120,12 +120,13 @@ def _check_sms_code(session: Session, region: str, phone: str, typed: str, now: 
 
 def register(session: Session, region: str, data: dict, *, directory, captcha_secret: str,
              client_ip: str | None, card_rpps: str | None, national: Callable[[str], list[dict]],
-             cgu_version: str, public_url: str, now: datetime | None = None) -> tuple[dict, dict | None]:
+             cgu_version: str, public_url: str, per_ip_hour: int = 10,
+             now: datetime | None = None) -> tuple[dict, dict | None]:
     """Self-registration. `data` is RegistrationSchema-validated. Returns (answer, ticket request or None):
     the caller opens the support ticket once the account exists (limited accounts only)."""
     now = now or utcnow()
     if client_ip:
-        _limit(session, f"register:{region}:ip:{client_ip}", REGISTRATIONS_PER_IP, "client_ip")
+        _limit(session, f"register:{region}:ip:{client_ip}", (per_ip_hour, HOUR), "client_ip")
     if data["cgu_version"] != cgu_version:
         raise InvalidInput("Les conditions d'utilisation ont changé : relisez-les et acceptez la version "
                            "en vigueur", {"cgu_version": f"current version is {cgu_version}"})

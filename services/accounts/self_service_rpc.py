@@ -26,11 +26,12 @@ from services.accounts.self_service_schemas import (
 from services.accounts.sms import HttpSmsGateway
 from services.common.actor import Actor
 from services.common.config import setting
-from services.common.entrypoints import rpc
-from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
+from services.common.entrypoints import rpc as nameko_rpc
+from services.common.errors import Forbidden, InvalidInput, RorError, Unavailable, from_marshmallow
 from services.common.regions import get_region
 
 log = logging.getLogger(__name__)
+rpc = nameko_rpc(expected_exceptions=RorError)  # domain errors are answers, not crashes
 
 
 class SelfServiceRpc:
@@ -73,7 +74,8 @@ class SelfServiceRpc:
     def send_sms_code(self, region: str, data: dict, client_ip: str | None = None) -> dict:
         region_ = get_region(region)
         phone = ops_load(SmsCodeRequestSchema(), data)["mobile_phone"]
-        return ops.send_sms_code(self.db, region, phone, client_ip, self._sms().send, region_.label)
+        return ops.send_sms_code(self.db, region, phone, client_ip, self._sms().send, region_.label,
+                                 per_ip_hour=int(setting("ROR_SMS_PER_IP_HOUR", self.config)))
 
     @rpc
     def register(self, region: str, data: dict, client_ip: str | None = None,
@@ -85,7 +87,8 @@ class SelfServiceRpc:
             self.db, region, payload, directory=self.directory(region),
             captcha_secret=setting("ROR_CAPTCHA_SECRET", self.config), client_ip=client_ip, card_rpps=card,
             national=self._national(region), cgu_version=self._cgu_version(),
-            public_url=setting("ROR_PUBLIC_URL", self.config))
+            public_url=setting("ROR_PUBLIC_URL", self.config),
+            per_ip_hour=int(setting("ROR_REGISTRATIONS_PER_IP_HOUR", self.config)))
         answer["ticket_id"] = None
         if ticket is not None:
             answer["ticket_id"] = self._open_ticket(region, ticket, answer["username"])

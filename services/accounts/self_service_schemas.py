@@ -96,7 +96,7 @@ class RegistrationSchema(Schema):
                     for k, v in data.items()}
         return data
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # every mistake of the form at once
     def _confirmations(self, data, **kwargs):
         errors = {}
         if "email" in data and str(data.get("email_confirmation", "")).lower() != data["email"].lower():

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, str] = {
     "ROR_SMS_TOKEN": "",
     "ROR_CAPTCHA_SECRET": "ror-captcha-dev-secret",  # HMAC key of the ALTCHA challenges
     "ROR_CAPTCHA_COST": "5000",
+    "ROR_SMS_PER_IP_HOUR": "10",  # SMS codes one client address may ask for per hour
+    "ROR_REGISTRATIONS_PER_IP_HOUR": "10",
     "ROR_CGU_VERSION": "2026-01",
     "ROR_TLS_PROXY_ADDRESSES": "",  # TLS front(s) allowed to forward the CPS card certificate (X-SSL-Client-Cert)  # version of the portal's conditions of use; a new one asks again
     "ROR_VAR_DIR": str(ROOT / "var"),

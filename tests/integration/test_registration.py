@@ -40,9 +40,6 @@ def made():
             directory.delete_user(user["id"], quiet=True)
 
 
-_phones = iter(range(10**6))
-
-
 @pytest.fixture
 def phone(unique):
     """A fresh mobile number (each test has its own SMS rate-limit counters)."""
@@ -312,7 +309,8 @@ def test_a_privileged_role_cannot_remove_its_last_otp_device(api, made, unique):
                         {"type": "otp", "userLabel": "Téléphone",
                          "secretData": json.dumps({"value": secret}),
                          "credentialData": json.dumps({"subType": "totp", "digits": 6, "counter": 0,
-                                                       "period": 30, "algorithm": "HmacSHA1"})}]})
+                                                       "period": 30, "algorithm": "HmacSHA1",
+                                                       "secretEncoding": "BASE32"})}]})
     directory.add_realm_role(user_id, "regional_validator")
     token = password_token(REGION, username, PASSWORD, totp=pyotp.TOTP(secret).now())["access_token"]
     account = api.get(f"/api/{REGION}/me/account", token=token).json()
