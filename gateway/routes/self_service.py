@@ -18,11 +18,13 @@ from services.accounts.self_service_schemas import (
     CaptchaChallengeSchema,
     CguAcceptSchema,
     CguStateSchema,
+    ConfirmSchema,
     EmailConfirmSchema,
     LinkConfirmSchema,
     LinkedAccountSchema,
     LinkRequestSchema,
     LinkSentSchema,
+    OtpAddSchema,
     OtpDeviceSchema,
     ProvisionedSchema,
     ProvisionSchema,
@@ -124,10 +126,11 @@ class SelfServiceRoutes:
         token = ctx.json(EmailConfirmSchema())["token"]
         return api.call(self.accounts, "confirm_email_change", ctx.region, token)
 
-    @endpoint("POST", "/api/<region>/me/account/otp-devices", AUTHENTICATED, response=AcceptedSchema,
-              status=202, tags=TAGS)
+    @endpoint("POST", "/api/<region>/me/account/otp-devices", AUTHENTICATED, request=OtpAddSchema,
+              response=AcceptedSchema, status=202, tags=TAGS)
     def add_otp_device(self, ctx: Context):
         """Add a one-time-code application: Keycloak shows its QR code at the next login."""
+        ctx.json(OtpAddSchema())
         return api.call(self.accounts, "add_otp_device", ctx.region, ctx.actor())
 
     @endpoint("DELETE", "/api/<region>/me/account/otp-devices/<device_id>", AUTHENTICATED,
@@ -136,10 +139,11 @@ class SelfServiceRoutes:
         """Remove a one-time-code device (not the last one of a role that requires it)."""
         return api.call(self.accounts, "remove_otp_device", ctx.region, device_id, ctx.actor())
 
-    @endpoint("POST", "/api/<region>/me/account/logout-everywhere", AUTHENTICATED, response=AcceptedSchema,
-              tags=TAGS)
+    @endpoint("POST", "/api/<region>/me/account/logout-everywhere", AUTHENTICATED, request=ConfirmSchema,
+              response=AcceptedSchema, tags=TAGS)
     def logout_everywhere(self, ctx: Context):
-        """Close every session of my account (all browsers and devices)."""
+        """Close every session of my account (all browsers and devices); body {"confirm": true}."""
+        ctx.json(ConfirmSchema())
         return api.call(self.accounts, "logout_everywhere", ctx.region, ctx.actor())
 
     # ------------------------------------------------------------------ linking an existing ROR account

@@ -164,6 +164,19 @@ class AccountPatchSchema(Schema):
                 raise ValidationError(errors)
 
 
+class OtpAddSchema(Schema):
+    type = fields.String(required=True, error_messages=REQUIRED, validate=validate.OneOf(
+        ("totp",), error="Seules les applications TOTP sont proposées."),
+        metadata={"description": "totp (application d'authentification)"})
+
+
+class ConfirmSchema(Schema):
+    """An explicit yes for an action the user cannot undo (closing every session)."""
+
+    confirm = fields.Boolean(required=True, error_messages=REQUIRED,
+                             validate=validate.Equal(True, error="Confirmez l'action (confirm: true)."))
+
+
 class OtpDeviceSchema(Schema):
     id = fields.String(required=True)
     label = fields.String(allow_none=True)

@@ -284,12 +284,14 @@ def test_mon_compte(api, db_url, registered, national, unique):
     token = token_of(username, "Nouveau2027")
 
     # OTP devices: adding one is Keycloak's enrolment at next login; unknown device -> 404.
-    assert api.post(f"{url}/otp-devices", token=token).status_code == 202
+    assert api.post(f"{url}/otp-devices", token=token).status_code == 400  # {"type": "totp"} expected
+    assert api.post(f"{url}/otp-devices", token=token, json={"type": "totp"}).status_code == 202
     assert "CONFIGURE_TOTP" in directory_for(REGION).find_by_username(username)["requiredActions"]
     assert api.delete(f"{url}/otp-devices/nope", token=token).status_code == 404
 
     # Log out everywhere closes every session.
-    assert api.post(f"{url}/logout-everywhere", token=token).status_code == 200
+    assert api.post(f"{url}/logout-everywhere", token=token).status_code == 400  # confirmation required
+    assert api.post(f"{url}/logout-everywhere", token=token, json={"confirm": True}).status_code == 200
     user = directory_for(REGION).find_by_username(username)
     assert directory_for(REGION).sessions(user["id"]) == []
 
