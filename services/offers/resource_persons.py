@@ -17,6 +17,7 @@ from services.common.events import make_event
 from services.common.identifiers import rpps_error
 from services.common.outbox import record, utcnow
 from services.offers import lifecycle
+from services.offers.fhir import mapping
 from services.offers.models import Offer, Outbox, Professional, ResourcePerson
 
 KINDS = {"trainee": "Stagiaire", "colleague": "Confrère / consœur", "replacement": "Remplaçant(e)"}
@@ -109,3 +110,32 @@ def expire(session: Session, today: date | None = None) -> int:
                                            offer_id=offer_id, resource_person_id=person_id, reason="period_ended",
                                            at=utcnow().isoformat()))
     return len(ended)
+
+
+def fhir_roles(session: Session, offer: Offer, provider, site, public: bool, listed: set[str],
+               today: date | None = None) -> list[dict]:
+    """PractitionerRoles of the resource persons that carry a (checked) RPPS, for the FHIR exposure:
+    their period, and their contact only when it is public or the reader is a professional."""
+    today = today or date.today()
+    people = [p for p in current(session, offer.id, today) if p.rpps and p.starts_on <= today]
+    if not people:
+        return []
+    found = {p.rpps: p for p in session.scalars(select(Professional).where(
+        Professional.region == offer.region, Professional.rpps.in_([p.rpps for p in people])))}
+    roles = []
+    for person in people:
+        professional = found.get(person.rpps)
+        if professional is None:
+            continue
+        role = mapping.practitioner_role(offer, professional, None, provider, site)
+        if role["id"] in listed:  # already there as owner or attached professional
+            continue
+        role["period"] = {"start": person.starts_on.isoformat(),
+                          **({"end": person.ends_on.isoformat()} if person.ends_on else {})}
+        if not public or person.contact_visibility == "public":
+            telecom = [mapping.ror_telecom(channel, value, person.contact_visibility)
+                       for channel, value in (("phone", person.phone), ("email", person.email)) if value]
+            if telecom:
+                role["telecom"] = telecom
+        roles.append(mapping.with_version(role))
+    return roles

@@ -65,6 +65,20 @@ def test_a_kine_adds_a_trainee_and_a_colleague_shown_per_visibility(api, tokens,
     sheet = api.get(f"/api/{REGION}/offers/{published_offer}").json()
     assert {p["last_name"] for p in sheet["resource_persons"]} == {"Petit", "Grand"}
 
+    # FHIR: the colleague (checked RPPS) is a PractitionerRole of the offer, with her period; her
+    # professional-only contact is left out of the public answer.
+    fhir = f"/fhir/{REGION}/PractitionerRole?service=HealthcareService/{REGION}-{published_offer}"
+
+    def colleague_role(token=None):
+        bundle = api.get(fhir, token=token).json()
+        return next(e["resource"] for e in bundle["entry"]
+                    if e["resource"]["practitioner"]["identifier"]["value"] == "8" + colleague_rpps)
+
+    public_role = colleague_role()
+    assert public_role["period"] == {"start": today.isoformat()} and "telecom" not in public_role
+    pro_role = colleague_role(tokens(REGION, "sf.demo"))
+    assert [t["value"] for t in pro_role["telecom"]] == ["marc.grand@example.org"]
+
     # The timer's work: a period that ended yesterday is removed.
     from nameko.standalone.rpc import ClusterRpcProxy
 
