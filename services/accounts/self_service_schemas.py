@@ -9,13 +9,16 @@ from services.accounts.schemas import REQUIRED, _password, _rpps
 
 CIVILITIES = ("M", "MME")
 USERNAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,59}$"
-_NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Caractères de contrôle interdits.")
+_NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f\ud800-\udfff]*$",
+                              error="Caractère interdit (contrôle ou demi-caractère Unicode).")
+# Multi-line text (comment): line breaks and tabs allowed, NUL and lone surrogates not.
+_CLEAN = validate.Regexp(r"^[^\x00\ud800-\udfff]*$", error="Caractère interdit (NUL ou demi-caractère Unicode).")
 
 
-def _text(max_length: int, required: bool = False, **kwargs):
+def _text(max_length: int, required: bool = False, multiline: bool = False, **kwargs):
     checks = [validate.Length(min=1 if required else 0, max=max_length,
                               error=f"Entre 1 et {max_length} caractères." if required
-                              else f"{max_length} caractères au plus."), _NO_CONTROL]
+                              else f"{max_length} caractères au plus."), _CLEAN if multiline else _NO_CONTROL]
     if required:
         return fields.String(required=True, error_messages=REQUIRED, validate=checks, **kwargs)
     return fields.String(load_default=None, allow_none=True, validate=checks, **kwargs)
@@ -74,19 +77,22 @@ class RegistrationSchema(Schema):
         metadata={"description": "RPPS, ADELI ou FINESS ; avec une carte CPS il vient de la carte"})
     mobile_phone = PhoneField(mobile=True, required=True, error_messages=REQUIRED)
     landline_phone = PhoneField(load_default=None, allow_none=True)
-    comment = _text(2000)
+    comment = _text(2000, multiline=True)
     username = fields.String(required=True, error_messages=REQUIRED, validate=validate.Regexp(
         USERNAME_RE, error="Identifiant : 3 à 60 caractères (lettres, chiffres, . _ @ -)."))
-    password = fields.String(required=True, validate=_password, error_messages=REQUIRED, load_only=True)
+    password = fields.String(required=True, validate=[_password, _NO_CONTROL], error_messages=REQUIRED,
+                             load_only=True)
     password_confirmation = fields.String(required=True, error_messages=REQUIRED, load_only=True,
-                                          validate=validate.Length(max=200))
+                                          validate=[validate.Length(max=200), _NO_CONTROL])
     sms_code = fields.String(required=True, error_messages=REQUIRED, load_only=True,
-                             validate=validate.Length(min=1, max=20, error="Code SMS invalide."))
+                             validate=validate.Regexp(r"^[\d ]{1,20}$", error="Code SMS invalide."))
     cgu_accepted = fields.Boolean(required=True, error_messages=REQUIRED, load_only=True,
                                   metadata={"description": "J'accepte les conditions d'utilisation du Portail"})
-    cgu_version = fields.String(required=True, error_messages=REQUIRED, validate=validate.Length(min=1, max=40))
+    cgu_version = fields.String(required=True, error_messages=REQUIRED,
+                                validate=[validate.Length(min=1, max=40), _NO_CONTROL])
     altcha = fields.String(required=True, error_messages=REQUIRED, load_only=True,
-                           validate=validate.Length(min=1, max=4000),
+                           validate=validate.Regexp(r"^[A-Za-z0-9+/=_-]{1,4000}$",
+                                                    error="Vérification anti-robot invalide."),
                            metadata={"description": "Solution de la vérification anti-robot (widget ALTCHA)"})
 
     @pre_load
@@ -121,7 +127,8 @@ class RegistrationResultSchema(Schema):
 
 
 class CguAcceptSchema(Schema):
-    version = fields.String(required=True, error_messages=REQUIRED, validate=validate.Length(min=1, max=40))
+    version = fields.String(required=True, error_messages=REQUIRED,
+                            validate=[validate.Length(min=1, max=40), _NO_CONTROL])
 
 
 class CguStateSchema(Schema):
@@ -140,9 +147,9 @@ class AccountPatchSchema(Schema):
     email = fields.Email(validate=validate.Length(max=320), error_messages={"invalid": "Adresse e-mail invalide."})
     mobile_phone = PhoneField(mobile=True, allow_none=True)
     landline_phone = PhoneField(allow_none=True)
-    current_password = fields.String(load_only=True, validate=validate.Length(min=1, max=200))
-    password = fields.String(validate=_password, load_only=True)
-    password_confirmation = fields.String(load_only=True, validate=validate.Length(max=200))
+    current_password = fields.String(load_only=True, validate=[validate.Length(min=1, max=200), _NO_CONTROL])
+    password = fields.String(validate=[_password, _NO_CONTROL], load_only=True)
+    password_confirmation = fields.String(load_only=True, validate=[validate.Length(max=200), _NO_CONTROL])
 
     @pre_load
     def _read_only(self, data, **kwargs):
@@ -235,11 +242,13 @@ class ProvisionedSchema(Schema):
 
 
 class LinkRequestSchema(Schema):
-    username = fields.String(required=True, error_messages=REQUIRED, validate=validate.Length(min=1, max=200))
+    username = fields.String(required=True, error_messages=REQUIRED,
+                             validate=[validate.Length(min=1, max=200), _NO_CONTROL])
 
 
 class LinkConfirmSchema(LinkRequestSchema):
-    code = fields.String(required=True, error_messages=REQUIRED, validate=validate.Length(min=1, max=20))
+    code = fields.String(required=True, error_messages=REQUIRED,
+                         validate=validate.Regexp(r"^[\d ]{1,20}$", error="Code invalide."))
 
 
 class LinkSentSchema(Schema):
@@ -258,4 +267,4 @@ class LinkedAccountSchema(Schema):
 
 class EmailConfirmSchema(Schema):
     token = fields.String(required=True, error_messages=REQUIRED,
-                          validate=validate.Length(min=1, max=200, error="Lien de validation invalide."))
+                          validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,200}$", error="Lien de validation invalide."))

@@ -15,7 +15,8 @@ from services.offers import lifecycle, resource_persons
 
 log = logging.getLogger(__name__)
 rpc = nameko_rpc(expected_exceptions=RorError)
-_NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Caractères de contrôle interdits.")
+_NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f\ud800-\udfff]*$",
+                              error="Caractère interdit (contrôle ou demi-caractère Unicode).")
 REQUIRED = {"required": "Champ obligatoire.", "null": "Champ obligatoire."}
 
 

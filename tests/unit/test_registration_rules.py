@@ -98,3 +98,10 @@ def test_mon_compte_national_data_are_read_only():
     assert set(errors) == {"rpps", "last_name"}
     errors = AccountPatchSchema().validate({"password": "Nouveau2027", "password_confirmation": "Autre2027"})
     assert {"current_password", "password_confirmation"} <= set(errors)
+
+
+def test_nul_control_characters_and_lone_surrogates_are_refused_not_stored():
+    errors = RegistrationSchema().validate(_form(last_name="Du\x00pont", comment="ligne\ud800", sms_code="12\ud8003",
+                                                 password="Secret2026\ud800", altcha="\x00"))
+    assert {"last_name", "comment", "sms_code", "password", "altcha"} <= set(errors)
+    assert "comment" not in RegistrationSchema().validate(_form(comment="Première ligne\nSeconde ligne"))
