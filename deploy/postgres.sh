@@ -29,6 +29,11 @@ ensure_role_and_dbs() {
             log "creating database $db"
             as_postgres createdb -p "$PORT" -O ror -E UTF8 -T template0 "$db" || die postgres "$PG_LOG" "createdb $db"
         fi
+        # Search (offers): trusted extensions the owner may create itself; made here as superuser too,
+        # so that a database owned by another role still migrates.
+        psql_su -d "$db" -c "CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public;
+            CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;" >/dev/null \
+            || die postgres "$PG_LOG" "extensions unaccent, pg_trgm in $db"
     done
 }
 

@@ -17,6 +17,7 @@ from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.routes.resource_persons import ResourcePersonsRoutes
+from gateway.routes.search import SearchRoutes
 from gateway.routes.self_service import SelfServiceRoutes
 from gateway.schemas import HealthSchema
 from services.common.config import setting
@@ -28,7 +29,7 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SelfServiceRoutes,
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, SelfServiceRoutes,
                      ResourcePersonsRoutes):
     name = "gateway"
 

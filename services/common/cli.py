@@ -79,6 +79,7 @@ _GROUPS = (
     ("services.accounts.cli", "accounts"),
     ("services.accounts.cli", "pki"),
     ("services.offers.cli", "import_group"),
+    ("services.offers.cli", "search_group"),
     ("services.common.demo", "demo"),
     ("services.anomalies.cli", "anomalies"),
 )

@@ -28,6 +28,11 @@ class Database(DependencyProvider):
     """Injects a SQLAlchemy Session; closed (rolled back if uncommitted) when the worker ends."""
 
     def setup(self):
+        # psycopg2 blocks the whole process unless it waits through eventlet: with psycogreen, a
+        # worker waiting on PostgreSQL lets the others run (concurrent searches use both cores).
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
         self.url = database_url(self.container.config)
         self.factory = session_factory(self.url)
 

@@ -43,6 +43,7 @@ def _run(importer, path: str, region: str, report_path, keep_first: int, batch_s
         raise click.ClickException(str(exc)) from exc
     for line in report.summary_lines():
         click.echo(line)
+    _reindex(region, url)
     if report.rejected:
         click.echo(f"  lignes rejetées ({min(report.rejected, keep_first)} premières sur {report.rejected}) :")
         for rejection in report.first_rejections:
@@ -70,7 +71,8 @@ def rpps(path: str, region: str, report_path, keep_first: int, batch_size: int, 
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @_options
 def finess(path: str, region: str, report_path, keep_first: int, batch_size: int, url, quiet: bool) -> None:
-    """Import the FINESS etalab extract etalab-cs1100507-stock-*.csv (`;`-separated, UTF-8 or Windows-1252).
+    """Import the FINESS etalab extract etalab-cs1100507-stock-*.csv (`;`-separated, UTF-8 or Windows-1252),
+    or the decoded CSV with a header line (nofinesset;nofinessej;rs;…;coordx;coordy;…), told from its first line.
 
     Creates or updates the legal entities (EJ) and sites (EG) of the region, with coordinates
     converted from Lambert-93 to WGS84.
@@ -78,3 +80,27 @@ def finess(path: str, region: str, report_path, keep_first: int, batch_size: int
     from services.offers.importers.finess import import_finess
 
     _run(import_finess, path, region, report_path, keep_first, batch_size, url, quiet)
+
+
+def _reindex(region: str, url) -> None:
+    """The search index follows an import (structures and their offers changed in bulk)."""
+    from services.common.db import session_scope
+    from services.offers.search import index
+
+    with session_scope(url) as session:
+        counts = index.rebuild(session, region)
+    click.echo(f"  index de recherche [{region}] : {counts['structures']} établissements, "
+               f"{counts['offers']} offres publiées")
+
+
+@click.group(name="search")
+def search_group() -> None:
+    """Search index of the répertoire."""
+
+
+@search_group.command()
+@REGION
+@click.option("--url", default=None, help="SQLAlchemy URL (default: ROR_DATABASE_URL).")
+def reindex(region: str, url) -> None:
+    """Rebuild the search index of a region from the répertoire (published offers, EJ and EG)."""
+    _reindex(region, url)

@@ -133,6 +133,7 @@ def load(region: str, url: str | None = None) -> str:
     from services.common.db import session_scope
     from services.offers.importers.finess import import_finess
     from services.offers.importers.rpps import import_rpps
+    from services.offers.search import index
 
     demo = DEMO[region]
     finess_file, rpps_file = demo_files(region)
@@ -142,9 +143,10 @@ def load(region: str, url: str | None = None) -> str:
         counts = Counts()
         hospital_units = _hospital(session, region, demo.hospital, rpps_file, counts)
         cpts_unit = _cpts(session, region, demo.cpts, counts)
+        indexed = index.rebuild(session, region)
     warnings = _check_accounts(region, demo.accounts)
     return (f"FINESS {finess.short()}; RPPS {rpps.short()}; hospital {demo.hospital.finess_et} "
-            f"units {hospital_units}, CPTS unit {cpts_unit}; {counts}" + "".join(f"; WARNING {w}" for w in warnings))
+            f"units {hospital_units}, CPTS unit {cpts_unit}; {counts}; search index {indexed}" + "".join(f"; WARNING {w}" for w in warnings))
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -290,6 +290,19 @@ class NationalPush(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
 
 
+class Favourite(Base):
+    """A structure a user marked « Ajouter aux favoris » in the répertoire (table made by the search
+    migration, which also makes the index tables written in SQL by services.offers.search.index)."""
+
+    __tablename__ = "favourites"
+
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)  # Keycloak subject
+    structure_id: Mapped[int] = mapped_column(ForeignKey("offers.structures.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+
+
 class ResourcePerson(Base):
     """« Personnes ressources » of an offer: a trainee, colleague or replacement the owner adds for a
     period; removed by a timer once the period is over."""

@@ -23,10 +23,12 @@ from services.offers import (
     reference,
     resource_persons,
     resource_persons_rpc,
+    search_rpc,
 )
 from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
+from services.offers.search import index as search_index
 
 # Domain errors are answers (400, 403, 409…), not failures: nameko logs them as expected, not as crashes.
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -50,7 +52,8 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, resource_persons_rpc.ResourcePersonsRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc,
+                    resource_persons_rpc.ResourcePersonsRpc):
     name = "offers"
 
     db = Database()
@@ -138,12 +141,14 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, resource_persons_r
     def publish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.publish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)  # the index follows in the same transaction
         return self._committed(offer)
 
     @rpc
     def unpublish(self, region: str, offer_id: int, actor: dict, if_match: str | None) -> dict:
         who, offer = self._locked(region, offer_id, actor)
         lifecycle.unpublish(self.db, offer, who, if_match)
+        search_index.refresh_offer(self.db, offer.id)
         return self._committed(offer)
 
     @rpc

@@ -246,3 +246,55 @@ def test_ror_import_command_in_its_own_process(db_url, db_session, rpps_file):
     second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "créées : 0   mises à jour : 0   inchangées : 3" in second.stdout
     assert offer_of(db_session, rpps_file.rpps["sf"]).commune_insee == "78401"
+
+
+# -- FINESS: the decoded CSV with a header line ------------------------------------------------------
+
+DECODED_HEADER = ("nofinesset;nofinessej;rs;rslongue;complrs;compldistrib;numvoie;typvoie;voie;compvoie;lieuditbp;"
+                  "commune;departement;libdepartement;ligneacheminement;telephone;telecopie;categetab;libcategetab;"
+                  "categagretab;libcategagretab;siret;codeape;codemft;libmft;codesph;libsph;dateouv;dateautor;"
+                  "datemaj;numuai;coordx;coordy;sourcecoordet;datemaj")
+
+
+def decoded_line(et: str, ej: str, name: str, x: str, y: str, source: str = "", commune: str = "361",
+                 departement: str = "78", routing: str = "78200 MANTES LA JOLIE") -> str:
+    return (f"{et};{ej};{name};{name} LONG;;;9;R;DE METZ;;;{commune};{departement};YVELINES;{routing};0134974000;;"
+            f"355;Centre Hospitalier (C.H.);1102;Centres Hospitaliers;;8610Z;03;ARS;1;EPS;1970-01-01;1970-01-01;"
+            f"2025-11-04;;{x};{y};{source};2025-11-04")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_finess_decoded_csv_with_header_lambert93_or_wgs84(db_url, db_session, tmp_path, numbers, encoding):
+    """The widely used decoded etalab CSV: detected from its header line, one line per establishment
+    with its coordinates (Lambert-93 or WGS84, said by sourcecoordet or told from the values)."""
+    ej, et1, et2, et3 = (numbers("finess") for _ in range(4))
+    lines = [DECODED_HEADER,
+             decoded_line(et1, ej, "CH DÉCODÉ LAMBERT", "649242.57", "6861355.85", "1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93"),
+             decoded_line(et2, ej, "CH DÉCODÉ WGS84", "2.308310", "48.850244", "", commune="78361"),
+             decoded_line(et3, ej, "CH SANS COORDONNÉES", "", ""),
+             decoded_line("440000313", "440000289", "CHU NANTES", "-1.55", "47.21", departement="44",
+                          commune="109", routing="44000 NANTES"),
+             "123;oops"]
+    path = write(tmp_path / f"finess-decode-{encoding}.csv", lines, encoding=encoding)
+    report = import_finess(path, "idf", db_url, progress=False)
+    assert (report.read, report.kept, report.skipped_total, report.rejected) == (5, 3, 1, 1), report.summary_lines()
+    db_session.expire_all()
+    sites = {s.finess: s for s in db_session.scalars(select(Structure).where(
+        Structure.region == "idf", Structure.finess.in_([et1, et2, et3])))}
+    assert sites[et1].name == "CH DÉCODÉ LAMBERT" and sites[et1].commune_insee == "78361"
+    assert sites[et2].city == "Mantes-la-Jolie" and sites[et2].commune_insee == "78361"  # 5-digit INSEE given
+    for finess in (et1, et2):  # both are 20 avenue de Ségur, once in Lambert-93, once in WGS84
+        assert math.isclose(sites[finess].latitude, 48.850244, abs_tol=3e-5)
+        assert math.isclose(sites[finess].longitude, 2.308310, abs_tol=4e-5)
+    assert sites[et3].latitude is None
+    assert db_session.get(Structure, sites[et1].parent_id).finess == ej
+    again = import_finess(path, "idf", db_url, progress=False)
+    assert (again.outcomes["created"], again.outcomes["updated"]) == (0, 0)
+
+
+def test_finess_decoded_csv_without_its_key_columns_is_refused(tmp_path, db_url):
+    from services.offers.importers.report import ImportFileError
+
+    path = write(tmp_path / "finess-bad.csv", ["nofinesset;nofinessej;coordx;coordy", "780000287;780110078;1;2"])
+    with pytest.raises(ImportFileError, match="rs, departement"):
+        import_finess(path, "idf", db_url, progress=False)

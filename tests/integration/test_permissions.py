@@ -64,6 +64,16 @@ RULES: dict[str, Rule] = {
     "unpublish_offer": Rule(EDITORS, scoped="offer_id"),
     "prefill_offer": Rule(EDITORS, scoped="offer_id"),
     "offer_pdf": Rule(EVERYONE),
+    # search and répertoire
+    "search": Rule(EVERYONE),
+    "search_geojson": Rule(EVERYONE),
+    "search_export": Rule(USERS),
+    "search_suggest": Rule(EVERYONE),
+    "repertoire_legal_entities": Rule(USERS),
+    "list_favourites": Rule(USERS),
+    "get_favourite": Rule(USERS),
+    "add_favourite": Rule(USERS),
+    "remove_favourite": Rule(USERS),
     # FHIR read API (public; a token of the region adds the professionals' contacts)
     "fhir_metadata": Rule(EVERYONE),
     "fhir_search": Rule(EVERYONE),

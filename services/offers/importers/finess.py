@@ -1,5 +1,8 @@
 """FINESS etalab extract `etalab-cs1100507-stock-*.csv` → legal entities (EJ) and sites (EG).
 
+Also reads the widely used decoded CSV (a header line `nofinesset;nofinessej;rs;…;coordx;coordy;…`,
+one line per establishment with its coordinates), told apart from its first line: `finess_decoded.py`.
+
 File layout (data.gouv.fr "FINESS Extraction du Fichier des établissements", géolocalisés):
 `;`-separated, no header; first line `finess;etalab;<version>;<date>`; then one `structureet` line
 per establishment (ET), then one `geolocalisation` line per ET. Historically Windows-1252: each line
@@ -225,8 +228,19 @@ def parse_geolocalisation(line_no: int, fields: list[str]) -> Geolocation:
 class LineParser:
     def __init__(self, region: str):
         self.departements = frozenset(get_region(region).departements)
+        self.decoded = None  # the decoded CSV's column layout, when its header was the first line
 
-    def parse(self, line_no: int, text: str) -> Establishment | Geolocation | str:
+    def parse(self, line_no: int, text: str):
+        """Establishment | Geolocation | (Establishment, Geolocation | None) for a decoded CSV line | a
+        skip reason."""
+        from services.offers.importers import finess_decoded
+
+        if self.decoded is not None:
+            et, geo = self.decoded.parse(line_no, text)
+            return (et, geo) if et.departement in self.departements else SKIP_OTHER_REGION
+        if line_no == 1 and finess_decoded.is_header(text):
+            self.decoded = finess_decoded.DecodedLayout(text)
+            return SKIP_HEADER
         fields = text.split(";")
         section = fields[0].strip().lower()
         if section == "structureet":
@@ -362,6 +376,12 @@ def import_finess(path: str | Path, region: str, url: str | None = None, *, batc
             elif isinstance(result, Establishment):
                 report.kept += 1
                 run.add_establishment(result)
+            elif isinstance(result, tuple):  # decoded CSV: the establishment and its coordinates
+                report.kept += 1
+                run.add_establishment(result[0])
+                reason = run.add_geolocation(result[1]) if result[1] is not None else None
+                if reason:
+                    report.notes[reason] += 1
             else:
                 reason = run.add_geolocation(result)
                 if reason:

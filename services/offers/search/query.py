@@ -1,0 +1,527 @@
+"""« Où ? » + « Que recherchez-vous ? »: the search of the répertoire (plain module, SQL on the index).
+
+- `where` (optional): a commune name, a postal code, an INSEE code or an establishment name. It gives
+  the point distances are measured from and the communes whose home-visit offers are found wherever
+  their office is (territoire d'intervention: distance 0 for the served commune).
+- `q` + `in`: free text in all of the ROR (offers and establishments) or in one category — a
+  nomenclature (actes spécifiques, activités opérationnelles, types d'UO, équipements, compétences),
+  whose concepts matching the text select the offers holding them — or the establishments only.
+- facet filters, `sort=distance|relevance`, 15 results a page, 200 results at most (`capped`).
+
+Facets count the results (at most 200, the ones a user can page through). With a place, candidates
+are the offers serving the searched commune and the nearest matches (GiST nearest-neighbour order,
+within `radius_km`); relevance then ranks the nearest `RELEVANCE_POOL` matches.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common.errors import InvalidInput
+from services.common.regions import get_region
+from services.offers import reference, steps
+from services.offers.search import reference_tables
+from services.offers.search import text as search_text
+from services.offers.search.index import KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON
+from services.offers.search.opening import open_now
+
+PER_PAGE = 15
+MAX_RESULTS = 200
+RELEVANCE_POOL = 500
+DEFAULT_RADIUS_KM = 150
+# Estimated travel time: straight-line distance × road detour factor, at an average speed.
+ROAD_FACTOR = 1.3
+AVERAGE_SPEED_KMH = 45.0
+
+CATEGORIES = {  # `in` -> (label, index column holding the codes)
+    "all": ("Tout le ROR", None),
+    "specific_acts": ("Actes spécifiques", "acts"),
+    "operational_activities": ("Activités opérationnelles", "activities"),
+    "unit_types": ("Types d'UO", "unit_type"),
+    "equipments": ("Équipements spécifiques", "equipments"),
+    "specific_competences": ("Compétences spécifiques", "competences"),
+    "structures": ("Établissements", None),
+}
+SORTS = ("distance", "relevance")
+PATIENTELES = {"E": "Enfants", "A": "Adultes"}
+OFFER_TYPES = {"liberal": "Offre libérale", "establishment": "Établissement"}
+FACETS = {  # facet name -> label (the order of the answer)
+    "patientele": "Patientèles",
+    "offer_type": "Types d'offres",
+    "operational_activities": "Activités opérationnelles",
+    "care_modes": "Modes de prise en charge",
+    "unit_types": "Types d'UO",
+    "specialties": "Spécialités",
+    "professions": "Professions",
+}
+LIST_FILTERS = ("operational_activities", "care_modes", "unit_types", "specialties", "professions",
+                "departements")
+
+
+@dataclass
+class Place:
+    label: str
+    kind: str  # commune | postal_code | establishment
+    latitude: float | None
+    longitude: float | None
+    communes: list[str] = field(default_factory=list)  # served communes that count as "here"
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "kind": self.kind, "latitude": self.latitude, "longitude": self.longitude,
+                "communes": self.communes}
+
+
+@dataclass
+class Criteria:
+    region: str
+    where: str | None = None
+    q: str | None = None
+    in_: str = "all"
+    sort: str = "distance"
+    page: int = 1
+    radius_km: float = DEFAULT_RADIUS_KM
+    patientele: str | None = None
+    offer_type: str | None = None
+    home_visit: bool = False  # « à domicile »: offers whose territory covers the place (visite à domicile)
+    filters: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, region: str, args: dict) -> Criteria:
+        """From the RPC arguments (already checked by the gateway's schema; checked again here)."""
+        in_ = args.get("in") or args.get("in_") or "all"
+        if in_ not in CATEGORIES:
+            raise InvalidInput("Catégorie de recherche inconnue", {"in": f"one of {list(CATEGORIES)}"})
+        sort = args.get("sort") or "distance"
+        if sort not in SORTS:
+            raise InvalidInput("Tri inconnu", {"sort": f"one of {list(SORTS)}"})
+        try:
+            page = int(args["page"]) if args.get("page") is not None else 1
+            radius = float(args["radius_km"]) if args.get("radius_km") is not None else DEFAULT_RADIUS_KM
+        except (TypeError, ValueError):
+            raise InvalidInput("Page ou rayon invalide", {"page": "integer ≥ 1", "radius_km": "number"}) from None
+        if page < 1:
+            raise InvalidInput("Page invalide", {"page": "≥ 1"})
+        patientele = args.get("patientele")
+        if patientele is not None and patientele not in PATIENTELES:
+            raise InvalidInput("Patientèle inconnue", {"patientele": "E (enfants) or A (adultes)"})
+        offer_type = args.get("offer_type")
+        if offer_type is not None and offer_type not in OFFER_TYPES:
+            raise InvalidInput("Type d'offre inconnu", {"offer_type": f"one of {list(OFFER_TYPES)}"})
+        if not 1 <= radius <= 1000:
+            raise InvalidInput("Rayon invalide", {"radius_km": "between 1 and 1000"})
+        filters = {}
+        for name in LIST_FILTERS:
+            values = args.get(name)
+            if isinstance(values, str):
+                values = values.split(",")
+            values = [v.strip() for v in values or [] if v and v.strip()]
+            if values:
+                filters[name] = values[:50]
+        home_visit = args.get("home_visit") in (True, "true", "1")
+        return cls(region=region, where=(args.get("where") or "").strip() or None,
+                   q=(args.get("q") or "").strip() or None, in_=in_, sort=sort, page=page, radius_km=radius,
+                   patientele=patientele, offer_type=offer_type, home_visit=home_visit, filters=filters)
+
+
+# ------------------------------------------------------------------ the place
+
+@cache
+def _communes_by_name() -> dict[str, list[reference.Commune]]:
+    found: dict[str, list[reference.Commune]] = {}
+    for commune in reference.communes().values():
+        found.setdefault(reference.normalize(commune.name), []).append(commune)
+    return found
+
+
+@cache
+def _communes_by_postal_code() -> dict[str, list[reference.Commune]]:
+    found: dict[str, list[reference.Commune]] = {}
+    for commune in reference.communes().values():
+        for code in commune.postal_codes:
+            found.setdefault(code, []).append(commune)
+    return found
+
+
+def resolve_place(session: Session, region: str, where: str | None) -> Place | None:
+    if not where:
+        return None
+    insee_region = get_region(region).insee_region
+    compact = where.replace(" ", "").upper()
+    if compact.isdigit() or (len(compact) == 5 and compact[:2] in ("2A", "2B") and compact[2:].isdigit()):
+        found = _communes_by_postal_code().get(compact) or (
+            [reference.get_commune(compact)] if reference.get_commune(compact) else [])
+        if found:
+            best = max(found, key=lambda c: c.population)
+            label = f"{best.name} ({compact})" if len(found) == 1 else f"{compact} ({len(found)} communes)"
+            return Place(label, "postal_code", best.latitude, best.longitude, [c.code for c in found])
+        raise InvalidInput("Lieu introuvable : aucun code postal ni code commune ne correspond",
+                           {"where": f"unknown postal code {where}"})
+    wanted = reference.normalize(where)
+    exact = _communes_by_name().get(wanted)
+    if exact:  # homonyms: the region's first, then the most populated
+        chosen = min(exact, key=lambda c: (c.region != insee_region, -c.population)).to_dict()
+    else:
+        communes = reference.search_communes(where, limit=20, region=insee_region)
+        starting = [c for c in communes if reference.normalize(c["name"]).startswith(wanted)]
+        chosen = (starting or [None])[0]
+    if chosen is not None:
+        return Place(chosen["label"], "commune", chosen["latitude"], chosen["longitude"], [chosen["code"]])
+    tsq = search_text.tsquery(session, where)
+    if tsq:
+        row = session.execute(text(
+            "SELECT name, latitude, longitude, commune_insee FROM offers.search_entries "
+            "WHERE region = :r AND entry_kind = 'structure' AND document @@ CAST(:tsq AS tsquery) "
+            "ORDER BY ts_rank(document, CAST(:tsq AS tsquery)) DESC, structure_kind = 'site' DESC, name LIMIT 1"),
+            {"r": region, "tsq": tsq}).first()
+        if row is not None:
+            return Place(row.name, "establishment", row.latitude, row.longitude,
+                         [row.commune_insee] if row.commune_insee else [])
+    raise InvalidInput("Lieu introuvable : saisissez une commune, un code postal ou un établissement",
+                       {"where": f"no commune, postal code or establishment matches {where!r}"})
+
+
+# ------------------------------------------------------------------ SQL
+
+# What sorting and facets need, for every candidate; the rest only for the results shown (`details`).
+_COLUMNS = """e.id, e.entry_kind, e.name, e.offer_type, e.unit_type, e.care_mode, e.professions, e.specialties,
+    e.activities, e.age_min, e.age_max, e.labels"""
+_DETAILS = """e.id, e.structure_id, e.offer_id, e.structure_kind, e.parent_id, e.parent_name, e.legal_entity_id,
+    e.legal_entity_name, e.finess, e.finess_ej, e.address_line, e.postal_code, e.city, e.commune_insee,
+    e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.published_at"""
+
+
+def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None) -> list[str]:
+    where = ["e.region = :region"]
+    if c.in_ == "structures":
+        where.append("e.entry_kind = 'structure'")
+    elif c.in_ != "all" or c.patientele or c.home_visit or c.filters.keys() - {"departements"}:
+        where.append("e.entry_kind = 'offer'")
+    if c.home_visit:
+        params["home_visit"] = [reference.HOME_VISIT]
+        where.append("e.reception_modalities && CAST(:home_visit AS text[])")
+    column = CATEGORIES[c.in_][1]
+    if codes is not None:
+        params["codes"] = codes
+        where.append(f"e.{column} = ANY(:codes)" if column == "unit_type" else f"e.{column} && CAST(:codes AS text[])")
+    elif tsq:
+        params["tsq"] = tsq
+        where.append("e.document @@ CAST(:tsq AS tsquery)")
+    if c.patientele == "E":
+        where.append("e.age_min < 18")
+    elif c.patientele == "A":
+        where.append("coalesce(e.age_max, 150) >= 18")
+    if c.offer_type:
+        params["offer_type"] = c.offer_type
+        where.append("e.offer_type = :offer_type")
+    columns = {"operational_activities": ("activities", True), "care_modes": ("care_mode", False),
+               "unit_types": ("unit_type", False), "specialties": ("specialties", True),
+               "professions": ("professions", True), "departements": ("departement", False)}
+    for name, values in c.filters.items():
+        column_name, is_array = columns[name]
+        params[f"f_{name}"] = values
+        where.append(f"e.{column_name} && CAST(:f_{name} AS text[])" if is_array
+                     else f"e.{column_name} = ANY(:f_{name})")
+    return where
+
+
+def _category_codes(session: Session, c: Criteria, tsq: str | None) -> list[str] | None:
+    """Codes of the category's concepts matching the text (None: no category, or no text)."""
+    if c.in_ in ("all", "structures") or tsq is None:
+        return None
+    if tsq == "":
+        return []
+    return list(session.execute(text(
+        "SELECT code FROM offers.search_concepts WHERE category = :cat AND document @@ CAST(:tsq AS tsquery)"),
+        {"cat": c.in_, "tsq": tsq}).scalars())
+
+
+def _estimated_rows(session: Session, where: str, params: dict) -> float:
+    """The planner's estimate of the matches of the non-geographic criteria (statistics of the text,
+    code and facet columns): it decides between walking the GiST index outwards from the place and
+    sorting the matches of a rare need. (Left to itself the planner misjudges how many points a box
+    holds and sorts a whole neighbourhood for common needs.)"""
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT e.id FROM offers.search_entries e WHERE {where}"),
+                           params).scalar()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+_entries_estimate: dict[str, tuple[float, float]] = {}  # database URL -> (when read, entries)
+
+
+def _walk_threshold(session: Session, pool: int) -> float:
+    """Walking the index visits about pool × entries / matches rows; sorting visits the matches: equal
+    at matches = √(pool × entries). (The table's row estimate is read once a minute.)"""
+    key = str(session.get_bind().url)
+    read_at, entries = _entries_estimate.get(key, (0.0, 0.0))
+    if time.monotonic() - read_at > 60:
+        entries = float(session.execute(text(
+            "SELECT reltuples FROM pg_class WHERE oid = 'offers.search_entries'::regclass")).scalar() or 0)
+        _entries_estimate[key] = (time.monotonic(), entries)
+    return max(1000.0, math.sqrt(pool * max(entries, 1)))
+
+
+def _rank(tsq: str | None) -> str:
+    return "ts_rank(e.document, CAST(:tsq AS tsquery))" if tsq else "0.0"
+
+
+def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list, bool]:
+    """Matching index rows (at most MAX_RESULTS, sorted) and whether more matched."""
+    tsq = search_text.tsquery(session, c.q)
+    if tsq == "" and c.in_ in ("all", "structures"):
+        return [], False
+    codes = _category_codes(session, c, tsq)
+    if codes == []:
+        return [], False
+    params: dict = {"region": c.region}
+    where = " AND ".join(_filters(c, params, codes, tsq))
+    rank = _rank(tsq if codes is None else None)
+    if place is None or place.latitude is None:
+        order = f"{rank} DESC, e.name, e.id" if rank != "0.0" else "e.name, e.id"
+        rows = session.execute(text(
+            f"SELECT {_COLUMNS}, {rank} AS rank, false AS serves FROM offers.search_entries e "
+            f"WHERE {where} ORDER BY {order} LIMIT {MAX_RESULTS + 1}"), params).all()
+        return rows[:MAX_RESULTS], len(rows) > MAX_RESULTS
+    params.update({"x": place.longitude * KM_PER_DEGREE_LON, "y": place.latitude * KM_PER_DEGREE_LAT,
+                   "radius": c.radius_km, "communes": place.communes, "lat": place.latitude,
+                   "lon": place.longitude})
+    pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
+    box = "e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
+    # Candidates come with what sorting and facets need, in one statement per source.
+    selected = f"""SELECT {_COLUMNS}, {rank} AS rank, (e.served_communes && CAST(:communes AS text[])) AS serves,
+           CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
+               power(sin(radians(e.latitude - :lat) / 2), 2)
+               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
+           END AS distance FROM offers.search_entries e"""
+    # Offers serving the place: few, found by their territory alone (OFFSET 0 keeps the planner from
+    # also building the bitmap of a common need's text), then filtered.
+    served = (f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
+              f"WHERE served_communes && CAST(:communes AS text[]) OFFSET 0) e WHERE {where} LIMIT {pool}")
+    rows = list(session.execute(text(served), params))
+    if c.home_visit:  # at home here: only the offers whose territory covers the place
+        pass
+    elif _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
+        # A rare need: its matches come from the text / code indexes, sorted by distance.
+        rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
+                                     f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).all()
+    else:
+        # A common need: walk the GiST index outwards from the place until `pool` matches are found (the
+        # box bounds the walk). Bitmap scans are off for this statement only: the planner underestimates
+        # how many points a box holds and would otherwise sort a whole neighbourhood.
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        try:
+            rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
+                                         f"ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}"), params).all()
+        finally:
+            session.execute(text("SET LOCAL enable_bitmapscan = on"))
+    unique = {r.id: r for r in rows}.values()  # an offer serving the place may also be among the nearest
+    rows = [r for r in unique if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
+
+    def distance(row) -> float:
+        return 0.0 if row.serves else (row.distance if row.distance is not None else math.inf)
+
+    if c.sort == "relevance":
+        rows.sort(key=lambda r: (-r.rank, distance(r), r.name, r.id))
+    else:
+        rows.sort(key=lambda r: (distance(r), -r.rank, r.name, r.id))
+    return rows[:MAX_RESULTS], len(rows) > MAX_RESULTS
+
+
+# ------------------------------------------------------------------ results
+
+def travel_time_min(distance_km: float | None) -> int | None:
+    if distance_km is None:
+        return None
+    return int(round(distance_km * ROAD_FACTOR / AVERAGE_SPEED_KMH * 60))
+
+
+def patientele(age_min: int | None, age_max: int | None) -> str | None:
+    """E (enfants: under 18 accepted), A (adultes), E+A; None when the offer gives no ages."""
+    if age_min is None:
+        return None
+    kinds = []
+    if age_min < 18:
+        kinds.append("E")
+    if age_max is None or age_max >= 18:
+        kinds.append("A")
+    return "+".join(kinds) or None
+
+
+def visible_contacts(contacts: list[dict], audience: str) -> list[dict]:
+    """The offer's published contacts this audience may see (the sheet's own rule: steps.public_contacts)."""
+    return list(contacts or []) if audience == "professional" else steps.public_contacts(contacts)
+
+
+def _phone(contacts: list[dict], fallback: str | None) -> str | None:
+    for contact in steps.public_contacts(contacts):
+        if contact.get("channel") in ("phone", "mobile"):
+            return contact.get("value")
+    return fallback
+
+
+def details(session: Session, rows) -> list:
+    """The shown rows with every column (same order)."""
+    if not rows:
+        return []
+    full = {r.id: r for r in session.execute(text(f"SELECT {_DETAILS} FROM offers.search_entries e "
+                                                  "WHERE e.id = ANY(:ids)"), {"ids": [r.id for r in rows]})}
+    merged = []
+    for row in rows:
+        extra = full[row.id]
+        merged.append(_Row({**row._asdict(), **extra._asdict()}))
+    return merged
+
+
+class _Row(dict):
+    __getattr__ = dict.__getitem__
+
+
+def result(row, place: Place | None, audience: str, now: datetime | None = None) -> dict:
+    distance = None
+    if place is not None and place.latitude is not None:
+        distance = 0.0 if row.serves else (round(row.distance, 1) if row.distance is not None else None)
+    contacts = row.contacts or []
+    is_offer = row.entry_kind == "offer"
+    labels = row.labels or {}
+    return {
+        "type": row.entry_kind,
+        "id": row.offer_id if is_offer else row.structure_id,
+        "offer_id": row.offer_id,
+        "structure_id": row.structure_id,
+        "kind": row.structure_kind,
+        "name": row.name,
+        "structure": ({"id": row.parent_id, "name": row.parent_name} if row.parent_id else None),
+        "legal_entity": ({"id": row.legal_entity_id, "name": row.legal_entity_name, "finess": row.finess_ej}
+                         if row.legal_entity_id else None),
+        "finess": row.finess,
+        "offer_type": row.offer_type,
+        "unit_type": ({"code": row.unit_type, "label": reference.label_of("unit_types", row.unit_type)}
+                      if row.unit_type else None),
+        "category": labels.get("category") if not is_offer else None,
+        "address": {"line": row.address_line, "postal_code": row.postal_code, "city": row.city,
+                    "commune_insee": row.commune_insee, "departement": row.departement},
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "distance_km": distance,
+        "travel_time_min": travel_time_min(distance),
+        "serves_searched_commune": bool(row.serves),
+        "patientele": patientele(row.age_min, row.age_max),
+        "phone": _phone(contacts, row.phone) if is_offer else row.phone,
+        "contacts": visible_contacts(contacts, audience) if is_offer else [],
+        "open_now": open_now(row.hours, now) if is_offer else None,
+        "published_at": row.published_at.isoformat() if row.published_at else None,
+    }
+
+
+def _count(counter: dict, code: str | None, label: str | None) -> None:
+    if code is None:
+        return
+    entry = counter.setdefault(code, {"code": code, "label": label or code, "count": 0})
+    entry["count"] += 1
+
+
+def facets(rows) -> dict[str, list[dict]]:
+    found: dict[str, dict] = {name: {} for name in FACETS}
+    for row in rows:
+        kind = patientele(row.age_min, row.age_max)
+        for letter in (kind or "").split("+"):
+            if letter:
+                _count(found["patientele"], letter, PATIENTELES[letter])
+        if row.offer_type:
+            _count(found["offer_type"], row.offer_type, OFFER_TYPES.get(row.offer_type))
+        for code in row.activities or []:
+            _count(found["operational_activities"], code, reference.label_of("operational_activities", code))
+        if row.care_mode:
+            _count(found["care_modes"], row.care_mode, reference.label_of("care_modes", row.care_mode))
+        if row.unit_type:
+            _count(found["unit_types"], row.unit_type, reference.label_of("unit_types", row.unit_type))
+        labels = row.labels or {}
+        for code in row.specialties or []:
+            _count(found["specialties"], code, (labels.get("specialties") or {}).get(code))
+        for code in row.professions or []:
+            _count(found["professions"], code, (labels.get("professions") or {}).get(code))
+    return {name: sorted(values.values(), key=lambda v: (-v["count"], v["label"]))
+            for name, values in found.items()}
+
+
+def run(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> tuple[Place | None, list, bool]:
+    reference_tables.ensure(session)
+    place = resolve_place(session, c.region, c.where)
+    rows, capped = candidates(session, c, place)
+    return place, rows, capped
+
+
+def search(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:
+    place, rows, capped = run(session, c, audience, now)
+    start = (c.page - 1) * PER_PAGE
+    return {
+        "total": len(rows), "capped": capped, "page": c.page, "per_page": PER_PAGE,
+        "pages": max(1, math.ceil(len(rows) / PER_PAGE)),
+        "place": place.to_dict() if place else None,
+        "results": [result(r, place, audience, now) for r in details(session, rows[start:start + PER_PAGE])],
+        "facets": facets(rows),
+    }
+
+
+def all_results(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:
+    """Every result (≤ 200) at once: the map and the Excel export."""
+    place, rows, capped = run(session, c, audience, now)
+    return {"total": len(rows), "capped": capped, "place": place.to_dict() if place else None,
+            "results": [result(r, place, audience, now) for r in details(session, rows)]}
+
+
+def geojson(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:
+    answer = all_results(session, c, audience, now)
+    features = []
+    for item in answer["results"]:
+        if item["latitude"] is None or item["longitude"] is None:
+            continue
+        properties = {k: v for k, v in item.items() if k not in ("latitude", "longitude", "contacts")}
+        features.append({"type": "Feature", "id": f"{item['type']}-{item['id']}",
+                         "geometry": {"type": "Point", "coordinates": [item["longitude"], item["latitude"]]},
+                         "properties": properties})
+    return {"type": "FeatureCollection", "features": features, "total": answer["total"],
+            "capped": answer["capped"], "place": answer["place"]}
+
+
+# ------------------------------------------------------------------ suggestions
+
+def suggest(session: Session, region: str, q: str, in_: str = "all", limit: int = 20) -> list[dict]:
+    """Labels to pick from while typing (from 3 letters): concepts of the category, establishments."""
+    if in_ not in CATEGORIES:
+        raise InvalidInput("Catégorie de recherche inconnue", {"in": f"one of {list(CATEGORIES)}"})
+    if len(reference.normalize(q or "").replace(" ", "")) < 3:
+        raise InvalidInput("Saisissez au moins 3 lettres", {"q": "at least 3 letters"})
+    reference_tables.ensure(session)
+    tsq = search_text.tsquery(session, q)
+    if not tsq:
+        return []
+    found: list[dict] = []
+    if in_ != "structures":
+        categories = list(reference_tables.CATEGORIES[:5]) if in_ == "all" else [in_]
+        for row in session.execute(text(
+                "SELECT category, code, label FROM offers.search_concepts "
+                "WHERE category = ANY(:cats) AND status = 'active' AND document @@ CAST(:tsq AS tsquery) "
+                "ORDER BY array_position(CAST(:cats AS text[]), category::text), "
+                "ts_rank(document, CAST(:tsq AS tsquery)) DESC, label LIMIT :limit"),
+                {"cats": categories, "tsq": tsq, "limit": limit}):
+            found.append({"in": row.category, "in_label": CATEGORIES[row.category][0], "code": row.code,
+                          "label": row.label})
+    if in_ in ("all", "structures") and len(found) < limit:
+        for row in session.execute(text(
+                "SELECT structure_id, name, city FROM offers.search_entries "
+                "WHERE region = :r AND entry_kind = 'structure' AND document @@ CAST(:tsq AS tsquery) "
+                "ORDER BY ts_rank(document, CAST(:tsq AS tsquery)) DESC, name LIMIT :limit"),
+                {"r": region, "tsq": tsq, "limit": min(5, limit - len(found)) if in_ == "all" else limit}):
+            found.append({"in": "structures", "in_label": CATEGORIES["structures"][0],
+                          "code": str(row.structure_id), "label": f"{row.name} ({row.city})" if row.city else row.name})
+    return found[:limit]

@@ -1,0 +1,85 @@
+"""French text matching for the search, on PostgreSQL full-text search.
+
+A query is cut into words (accents, case, hyphens and apostrophes folded like the index does:
+`reference.normalize`); French stop words are dropped. Each word matches as a prefix, both as typed
+(configuration `offers.ror_simple`: unaccent, no stemming) and stemmed (`offers.ror_fr`: unaccent then
+the French Snowball stemmer), so "reeduc pelvi" finds "Rééducation pelvi-périnéale". A word that
+starts no word of the index vocabulary (`offers.search_words`) is replaced by its nearest words by
+trigram similarity (pg_trgm): "kinesiterapie" finds "kinésithérapie". Words are ANDed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.offers.reference import normalize
+
+MAX_TERMS = 8
+MAX_TERM_LENGTH = 40
+CORRECTIONS_PER_TERM = 3
+MIN_SIMILARITY = 0.3
+STOP_WORDS = frozenset("""
+a au aux avec ce ces chez d dans de des du en et l la le les leur mais ou par pour qu que qui sa se ses son
+sur un une vos votre""".split())
+
+
+def terms(query: str | None) -> list[str]:
+    """The words of a query as the index knows them: 'Rééducation pelvi-périnéale' ->
+    ['reeducation', 'pelvi', 'perineale']."""
+    words = re.split(r"[^a-z0-9]+", normalize(query or ""))
+    kept = [w[:MAX_TERM_LENGTH] for w in words if w and w not in STOP_WORDS]
+    return list(dict.fromkeys(kept))[:MAX_TERMS]
+
+
+_CORRECT = text("""
+SELECT t.term,
+       CASE WHEN EXISTS (SELECT 1 FROM offers.search_words w  -- a word starting with the term (index range)
+                          WHERE w.word >= t.term AND w.word < t.term || '{')
+            THEN ARRAY[t.term]
+            ELSE ARRAY(SELECT w.word FROM offers.search_words w
+                        WHERE w.word OPERATOR(public.%) t.term
+                          AND public.similarity(w.word, t.term) >= :min_similarity
+                        ORDER BY public.similarity(w.word, t.term) DESC, length(w.word), w.word
+                        LIMIT :per_term)
+       END AS alternatives
+  FROM unnest(CAST(:terms AS text[])) WITH ORDINALITY AS t(term, n)
+ ORDER BY t.n
+""")
+
+
+def alternatives(session: Session, words: list[str]) -> list[list[str]]:
+    """For each word: itself when it starts a word of the vocabulary, else its nearest words (maybe
+    none: the query then matches nothing)."""
+    if not words:
+        return []
+    rows = session.execute(_CORRECT, {"terms": words, "min_similarity": MIN_SIMILARITY,
+                                      "per_term": CORRECTIONS_PER_TERM}).all()
+    return [list(row.alternatives or []) for row in rows]
+
+
+def _escape(word: str) -> str:
+    return word.replace("'", "")  # words are [a-z0-9] already; belt and braces
+
+
+_TSQUERY = text("""
+SELECT string_agg('(' || (to_tsquery('offers.ror_fr', g.q) || to_tsquery('offers.ror_simple', g.q))::text || ')',
+                  ' & ' ORDER BY g.n)
+  FROM unnest(CAST(:groups AS text[])) WITH ORDINALITY AS g(q, n)
+""")
+
+
+def tsquery(session: Session, query: str | None) -> str | None:
+    """The tsquery (as text, for `CAST(:tsq AS tsquery)`) of a free-text query; None when the query has
+    no word; '' when a word matches nothing in the vocabulary (no result)."""
+    words = terms(query)
+    if not words:
+        return None
+    groups = []
+    for options in alternatives(session, words):
+        if not options:
+            return ""
+        groups.append(" | ".join(f"{_escape(w)}:*" for w in options))
+    return session.execute(_TSQUERY, {"groups": groups}).scalar() or ""
