@@ -26,7 +26,7 @@ class SmsStandIn:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "deploy" / "sms_server.py"), "--port", str(self.port),
-             "--smsdir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--smsdir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=open(self.folder.parent / "sms.log", "w"))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -30,7 +30,7 @@ class HttpSmsGateway:
         except requests.RequestException as exc:
             log.error("SMS gateway %s unreachable: %s", self.url, exc)
             raise Unavailable("Le service d'envoi de SMS ne répond pas, réessayez plus tard",
-                              {"sms": type(exc).__name__}) from exc
+                              {"sms": f"{type(exc).__name__}: {exc}"[:300]}) from exc
         if resp.status_code not in (200, 201, 202):
             log.error("SMS gateway %s answered %s: %s", self.url, resp.status_code, resp.text[:200])
             raise Unavailable("Le service d'envoi de SMS a refusé le message, réessayez plus tard",
