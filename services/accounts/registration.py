@@ -9,13 +9,12 @@ import hashlib
 import hmac
 import re
 import secrets
-import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import altcha
 from cryptography import x509
 
-from services.common.identifiers import rpps_error
+from services.common.identifiers import rpps_error, same_person_name
 
 # --------------------------------------------------------------------------- captcha (ALTCHA)
 # Proof of work solved by the browser (npm `altcha` widget), verified here: no third-party service.
@@ -101,17 +100,9 @@ def international(phone: str) -> str:
 
 # --------------------------------------------------------------------------- national identifier
 
-def _folded(text: str | None) -> str:
-    """Upper case without accents, hyphens or spaces: 'Lefèvre-Dupont' == 'LEFEVRE DUPONT'."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^A-Z]", "", letters.upper())
-
-
 def names_match(typed_last: str, typed_first: str, national: dict) -> bool:
     """The typed names are those of the national record (accents, case and separators aside)."""
-    return (_folded(typed_last) == _folded(national.get("last_name"))
-            and (_folded(typed_first) == _folded(national.get("first_name")) or not national.get("first_name")))
+    return same_person_name(typed_last, typed_first, national.get("last_name"), national.get("first_name"))
 
 
 def rpps_check(rpps: str, last_name: str, first_name: str, national: list[dict]) -> str | None:

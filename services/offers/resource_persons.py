@@ -4,8 +4,6 @@ the public or to professionals only. A timer removes them once their period is o
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date
 
 from sqlalchemy import delete, select
@@ -14,18 +12,13 @@ from sqlalchemy.orm import Session
 from services.common.actor import Actor
 from services.common.errors import InvalidInput, NotFound
 from services.common.events import make_event
-from services.common.identifiers import rpps_error
+from services.common.identifiers import rpps_error, same_person_name
 from services.common.outbox import record, utcnow
 from services.offers import lifecycle
 from services.offers.fhir import mapping
 from services.offers.models import Offer, Outbox, Professional, ResourcePerson
 
 KINDS = {"trainee": "Stagiaire", "colleague": "Confrère / consœur", "replacement": "Remplaçant(e)"}
-
-
-def _folded(text: str | None) -> str:
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return re.sub(r"[^A-Z]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).upper())
 
 
 def check_rpps(session: Session, region: str, rpps: str, last_name: str, first_name: str) -> None:
@@ -36,8 +29,7 @@ def check_rpps(session: Session, region: str, rpps: str, last_name: str, first_n
     person = session.scalar(select(Professional).where(Professional.region == region, Professional.rpps == rpps))
     if person is None:
         raise InvalidInput("Ce numéro RPPS est absent des données nationales", {"rpps": "unknown RPPS"})
-    if _folded(person.last_name) != _folded(last_name) or (
-            person.first_name and _folded(person.first_name) != _folded(first_name)):
+    if not same_person_name(last_name, first_name, person.last_name, person.first_name):
         raise InvalidInput("Le nom ne correspond pas à celui du numéro RPPS", {"rpps": "name does not match"})
 
 
