@@ -1,9 +1,3 @@
-# eventlet must patch the standard library before anything opens a socket (nameko's pytest plugin
-# no longer does it). Its deprecation warning is known (DESIGN.md §8).
-import warnings
-
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
-import eventlet  # noqa: E402
-
-eventlet.monkey_patch()
+# eventlet must patch the standard library first: tests/green.py, loaded as the first pytest plugin
+# (pyproject addopts); imported here too for a run that bypasses those options.
+import tests.green  # noqa: F401

@@ -18,6 +18,7 @@ missing=()
     || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
 command -v ss >/dev/null || missing+=(iproute2)        # tells us who holds a port
+command -v wrk >/dev/null || missing+=(wrk)            # load tool of tests/bench/bench_read_path.py
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 
 if ((${#missing[@]})); then

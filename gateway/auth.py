@@ -18,6 +18,7 @@ from services.common.errors import Forbidden, Unauthorized, Unavailable
 from services.common.regions import REALM_TO_REGION, get_region
 
 ACCEPTED_CLIENTS = {"ror-gateway", "ror-cps"}
+MAX_VERIFIED = 20_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,20 @@ class JwksCache:
         self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
         self._fetched_at: dict[str, float] = {}
         self._lock = threading.Lock()
+        # (token, region) -> (exp, identity) of tokens verified once: a signature check costs about as
+        # much as the whole RPC hop of a read, and a client sends the same token until it expires.
+        self._verified: dict[tuple[str, str], tuple[float, Identity]] = {}
+
+    def remembered(self, token: str, region: str) -> Identity | None:
+        hit = self._verified.get((token, region))
+        if hit is not None and hit[0] > time.time():
+            return hit[1]
+        return None
+
+    def remember(self, token: str, region: str, identity: Identity, expires_at: float) -> None:
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified.clear()
+        self._verified[(token, region)] = (float(expires_at), identity)
 
     def _http_fetch(self, realm: str) -> dict:
         url = f"{self.keycloak_url}/realms/{realm}/protocol/openid-connect/certs"
@@ -86,7 +101,11 @@ def bearer_token(header: str | None) -> str:
 
 
 def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
-    """Identity carried by `token`, which must come from `region_code`'s realm."""
+    """Identity carried by `token`, which must come from `region_code`'s realm (a token verified once is
+    remembered until it expires; only successes are)."""
+    known = jwks.remembered(token, region_code)
+    if known is not None:
+        return known
     region = get_region(region_code)
     try:
         header = jwt.get_unverified_header(token)
@@ -116,7 +135,7 @@ def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
         raise Forbidden(
             "Ce compte n'appartient pas à cette région", {"region": f"token from realm {realm}"}
         )
-    return Identity(
+    identity = Identity(
         username=claims.get("preferred_username", claims["sub"]),
         subject=claims["sub"],
         region=region.code,
@@ -127,3 +146,5 @@ def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
         last_name=claims.get("family_name"),
         claims=claims,
     )
+    jwks.remember(token, region_code, identity, claims["exp"])
+    return identity

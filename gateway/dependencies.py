@@ -3,6 +3,7 @@
 from nameko.extensions import DependencyProvider
 
 from gateway.auth import JwksCache
+from gateway.habilitations import HabilitationCache
 from services.common.config import setting
 
 
@@ -11,6 +12,16 @@ class Jwks(DependencyProvider):
 
     def setup(self):
         self.cache = JwksCache(setting("ROR_KEYCLOAK_URL", self.container.config))
+
+    def get_dependency(self, worker_ctx):
+        return self.cache
+
+
+class Habilitations(DependencyProvider):
+    """One habilitation cache per gateway process (gateway.habilitations)."""
+
+    def setup(self):
+        self.cache = HabilitationCache()
 
     def get_dependency(self, worker_ctx):
         return self.cache

@@ -11,7 +11,8 @@ from nameko.web.handlers import http
 
 from gateway import api
 from gateway.api import Reply
-from gateway.dependencies import Jwks
+from gateway.dependencies import Habilitations, Jwks
+from gateway.habilitations import HabilitationEvents
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.fhir import FhirRoutes
@@ -29,12 +30,13 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, SelfServiceRoutes,
-                     ResourcePersonsRoutes):
+class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, HabilitationEvents,
+                     SelfServiceRoutes, ResourcePersonsRoutes):
     name = "gateway"
 
     config = Config()
     jwks = Jwks()
+    habilitations = Habilitations()
     heartbeat = Heartbeat(database=False)  # per-pod probe file (deploy/k8s)
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
@@ -44,12 +46,15 @@ class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, 
 
     # ------------------------------------------------------------------ platform
     def _check_service(self, name: str) -> dict:
+        """ok, empty (running, no capability declared yet: not counted as down) or down."""
         try:
             with eventlet.Timeout(HEALTH_TIMEOUT):
                 answer = getattr(self, name).health()
-            return {"status": "ok" if answer.get("status") == "ok" else "down", "detail": answer}
         except BaseException as exc:  # noqa: BLE001 - a timeout is a BaseException in eventlet
             return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        status = answer.get("status")
+        return {"status": status if status in ("ok", "empty") else "down",
+                "capabilities": answer.get("capabilities") or [], "detail": answer}
 
     def _check_rabbitmq(self) -> dict:
         try:
@@ -67,9 +72,11 @@ class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, 
         except Exception as exc:
             return {"status": "down", "detail": str(exc)[:300]}
 
-    @http("GET", "/health")
-    def health(self, request):
-        """Each service, RabbitMQ, PostgreSQL and Keycloak; 503 naming what is down."""
+    @api.endpoint("GET", "/health", api.ANONYMOUS, response=HealthSchema, replies={503: HealthSchema},
+                  tags=("platform",))
+    def health(self, ctx):
+        """Each service (with the capabilities it declares), RabbitMQ, PostgreSQL and Keycloak;
+        503 naming what is down. A service with no capability yet is "empty", not "ok", and not down."""
         pool = eventlet.GreenPool()
         checks = {name: pool.spawn(self._check_service, name) for name in SERVICES}
         checks["rabbitmq"] = pool.spawn(self._check_rabbitmq)
@@ -82,10 +89,9 @@ class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, 
         else:
             components["postgresql"] = {"status": "down" if db_states else "unknown",
                                         "detail": db_states or "no service answered"}
-        down = sorted(n for n, c in components.items() if c["status"] != "ok")
-        body = HealthSchema().dump({"status": "down" if down else "ok", "components": components,
-                                    "down": down})
-        return api.to_response(Reply(body, 503 if down else 200), 200)
+        down = sorted(n for n, c in components.items() if c["status"] not in ("ok", "empty"))
+        return Reply({"status": "down" if down else "ok", "components": components, "down": down},
+                     503 if down else 200)
 
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     def not_found(self, request, path):

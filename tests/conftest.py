@@ -8,6 +8,7 @@ fresh RPPS numbers and addresses).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 
 import pytest
@@ -44,6 +45,20 @@ def db_url():
 def amqp_uri():
     _ensure_vhost(TEST_VHOST)
     return f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}"
+
+
+@pytest.fixture(scope="session")
+def private_broker():
+    """A RabbitMQ node of this test session's own (its own node name, ports and files), for the tests
+    that stop or restart the broker: never the shared one. See tests/brokers.py for how to use it."""
+    from services.common.config import var_dir
+    from tests.brokers import PrivateBroker, reap_orphans
+
+    reap_orphans(var_dir() / "test-brokers")
+    broker = PrivateBroker(var_dir() / "test-brokers", re.sub(r"[^A-Za-z0-9_]", "_", f"{TEST_VHOST}_{os.getpid()}"))
+    broker.start()
+    yield broker
+    broker.remove()
 
 
 @pytest.fixture(scope="session")
@@ -142,16 +157,20 @@ def api(suite):
 
 @pytest.fixture(scope="session")
 def tokens():
-    """Access tokens of the demo users, per (region, username), fetched once."""
-    cache: dict[tuple[str, str], str] = {}
+    """Access tokens of the demo users, per (region, username), fetched again when about to expire
+    (the whole suite lasts longer than an access token)."""
+    import time
+
+    cache: dict[tuple[str, str], tuple[str, float]] = {}
     privileged = {"cpts.directeur", "validateur", "support", "admin"}
 
     def get(region: str, username: str) -> str:
         key = (region, username)
-        if key not in cache:
+        if key not in cache or time.monotonic() > cache[key][1]:
             totp = demo_totp() if username in privileged else None
-            cache[key] = password_token(region, username, totp=totp)["access_token"]
-        return cache[key]
+            answer = password_token(region, username, totp=totp)
+            cache[key] = (answer["access_token"], time.monotonic() + int(answer.get("expires_in", 300)) - 60)
+        return cache[key][0]
 
     return get
 

@@ -49,7 +49,13 @@ def wait_for_mail(recipient: str, timeout: float = 20.0) -> list[email.message.E
         found = []
         if MAIL_DIR.exists():
             for path in sorted(MAIL_DIR.glob("*.eml")):
-                msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+                if path.name.startswith("."):
+                    continue  # the sink's temporary file, renamed once the message is complete
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:  # renamed or removed meanwhile (other runs share the folder)
+                    continue
+                msg = email.message_from_bytes(data, policy=policy.default)
                 if recipient.lower() in str(msg.get("To", "")).lower():
                     found.append(msg)
         if found or time.monotonic() > deadline:
@@ -69,3 +75,11 @@ def fresh_rpps(prefix: str = "19") -> str:
     so reruns and parallel families never collide."""
     payload = prefix + "".join(secrets.choice("0123456789") for _ in range(10 - len(prefix)))
     return payload + luhn_check_digit(payload)
+
+
+def demo_rpps(region: str, username: str) -> str:
+    """RPPS of a demo user, from its one source: the region file (deploy/regions/<region>.toml)."""
+    from services.common.regions import REGIONS
+
+    [rpps] = [p["rpps"] for p in REGIONS[region].demo_professionals if p["username"] == username]
+    return rpps

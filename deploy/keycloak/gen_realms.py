@@ -20,6 +20,7 @@ from pathlib import Path
 from services.common.identifiers import luhn_valid
 from services.common.regions import REGIONS as REGISTRY
 from services.common.regions import Region
+from services.common.roles import PRIVILEGED, ROLES
 
 HERE = Path(__file__).resolve().parent
 DEPLOY = HERE.parent
@@ -32,15 +33,7 @@ DEMO_TOTP_SECRET = "${ROR_DEMO_TOTP_SECRET:JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP}"
 ACCOUNTS_SECRET = "${ROR_ACCOUNTS_CLIENT_SECRET:ror-accounts-dev-secret}"
 PSC_SECRET = "${ROR_PSC_CLIENT_SECRET:psc-dev-secret}"
 
-ROLES = {
-    "professional": "Professionnel de santé (décrit sa propre offre)",
-    "structure_editor": "Compte structure (édite les fiches d'une structure)",
-    "directeur": "Directeur de structure (approuve les dossiers collaboratifs)",
-    "regional_validator": "Équipe régionale (valide les dossiers collaboratifs)",
-    "support_agent": "Agent du support (traite les tickets)",
-    "region_admin": "Administrateur régional",
-}
-PRIVILEGED = ("directeur", "regional_validator", "support_agent", "region_admin")
+# Realm roles and the privileged ones (OTP required): services/common/roles.py, the services' source too.
 # Composite target of every privileged role: "Condition - user role" takes a single role, so the
 # OTP flows test this one and users holding any privileged role have it (effective role).
 MFA_ROLE = "mfa_required"

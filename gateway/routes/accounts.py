@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from gateway import api
 from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, REGIONAL_TEAM, Context, Reply, endpoint
 from gateway.schemas import IdentitySchema
-from services.accounts.schemas import (
+from services.accounts.contracts import (
     AcceptedSchema,
     ActivateSchema,
     ActivationResultSchema,
@@ -51,7 +51,7 @@ class AccountsRoutes:
         """Who am I: identity from the token, roles, RPPS, ROR account and habilitations."""
         identity = ctx.identity.to_dict()
         extra = api.call(self.accounts, "profile", ctx.region, identity)
-        return IdentitySchema().dump({**identity, **extra})
+        return {**identity, **extra}
 
     # ------------------------------------------------------------------ activation
     @endpoint("POST", "/api/<region>/accounts/activation-codes", ADMIN, request=IssueCodesSchema,
@@ -75,7 +75,7 @@ class AccountsRoutes:
         """Validate the e-mail address with the token of the « Je valide mon adresse mail » link."""
         return api.call(self.accounts, "verify_email", ctx.region, ctx.json(VerifyEmailSchema()))
 
-    @endpoint("GET", "/api/<region>/accounts/verify-email", ANONYMOUS, tags=TAGS)
+    @endpoint("GET", "/api/<region>/accounts/verify-email", ANONYMOUS, tags=TAGS, produces="text/html")
     def verify_email_link(self, ctx: Context):
         """The e-mail link itself (?token=...): an HTML page saying whether the address is validated."""
         label = get_region(ctx.region).label
@@ -118,10 +118,14 @@ class AccountsRoutes:
               status=201, tags=TAGS)
     def grant_habilitation(self, ctx: Context):
         """Grant a role on a structure (structure_editor, directeur); the user's next token carries it."""
-        return api.call(self.accounts, "grant_habilitation", ctx.region, ctx.json(GrantSchema()), ctx.actor())
+        granted = api.call(self.accounts, "grant_habilitation", ctx.region, ctx.json(GrantSchema()), ctx.actor())
+        self.habilitations.invalidate(ctx.region, granted["subject"])  # works on the user's next request
+        return granted
 
     @endpoint("DELETE", "/api/<region>/habilitations/<int:habilitation_id>", ADMIN,
               response=HabilitationSchema, tags=TAGS)
     def revoke_habilitation(self, ctx: Context, habilitation_id: int):
         """Revoke a habilitation; the realm role goes with the user's last habilitation of that role."""
-        return api.call(self.accounts, "revoke_habilitation", ctx.region, habilitation_id, ctx.actor())
+        revoked = api.call(self.accounts, "revoke_habilitation", ctx.region, habilitation_id, ctx.actor())
+        self.habilitations.invalidate(ctx.region, revoked["subject"])  # stops at once on this gateway
+        return revoked

@@ -6,7 +6,7 @@ import base64
 
 from gateway import api
 from gateway.api import ANONYMOUS, AUTHENTICATED, REGIONAL_TEAM, Context, Reply, endpoint
-from services.anomalies.schemas import (
+from services.anomalies.contracts import (
     AnomalyAnswerSchema,
     AnomalyCreateSchema,
     AnomalyQuerySchema,
@@ -51,7 +51,7 @@ class AnomaliesRoutes:
         return api.call(self.anomalies, "list_anomalies", ctx.region, ctx.request.args.to_dict(), ctx.actor())
 
     @endpoint("GET", "/api/<region>/anomalies/export.csv", REGIONAL_TEAM, query=AnomalyQuerySchema,
-              tags=ANOMALY_TAGS)
+              tags=ANOMALY_TAGS, produces="text/csv")
     def export_anomalies_csv(self, ctx: Context):
         """The filtered list as CSV (`;`, UTF-8 with BOM for Excel)."""
         answer = api.call(self.anomalies, "export_anomalies", ctx.region, ctx.request.args.to_dict(),
@@ -60,7 +60,7 @@ class AnomaliesRoutes:
                      headers={"Content-Disposition": f'attachment; filename="{answer["filename"]}"'})
 
     @endpoint("GET", "/api/<region>/anomalies/export.xlsx", REGIONAL_TEAM, query=AnomalyQuerySchema,
-              tags=ANOMALY_TAGS)
+              tags=ANOMALY_TAGS, produces="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     def export_anomalies_xlsx(self, ctx: Context):
         """The filtered list as an Excel workbook."""
         answer = api.call(self.anomalies, "export_anomalies", ctx.region, ctx.request.args.to_dict(),
@@ -75,7 +75,7 @@ class AnomaliesRoutes:
         return _etag(api.call(self.anomalies, "get_anomaly", ctx.region, anomaly_id, ctx.actor()))
 
     @endpoint("POST", "/api/<region>/anomalies/<int:anomaly_id>/transitions", AUTHENTICATED,
-              request=AnomalyTransitionSchema, tags=ANOMALY_TAGS)
+              request=AnomalyTransitionSchema, tags=ANOMALY_TAGS, if_match=True)
     def transition_anomaly(self, ctx: Context, anomaly_id: int):
         """accept (the owner must fix) | reject (reason) | resolve; If-Match required."""
         data = ctx.json()
@@ -134,7 +134,7 @@ class AnomaliesRoutes:
                               _access(ctx)), 201)
 
     @endpoint("POST", "/api/<region>/tickets/<int:ticket_id>/transitions", ANONYMOUS,
-              request=TicketTransitionSchema, query=TicketAccessSchema, tags=TICKET_TAGS)
+              request=TicketTransitionSchema, query=TicketAccessSchema, tags=TICKET_TAGS, if_match=True)
     def transition_ticket(self, ctx: Context, ticket_id: int):
         """assign | pend_requester | pend_expert | solve | close | reopen (If-Match required)."""
         data = ctx.json()

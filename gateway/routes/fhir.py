@@ -47,13 +47,13 @@ def outcome_response(exc: BaseException) -> Response:
     return fhir_response(operation_outcome(status, message, fields), status)
 
 
-def fhir_endpoint(path: str, summary: str = ""):
+def fhir_endpoint(path: str, summary: str = "", errors: tuple[int, ...] = ()):
     """A GET of the FHIR API: region checked, optional bearer token verified, errors as OperationOutcome;
     registered with the other endpoints (permissions table, OpenAPI)."""
 
     def decorate(fn):
         ENDPOINTS.append(Endpoint("GET", path, ANONYMOUS, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                                  None, None, 200, TAGS, fn.__name__))
+                                  None, None, 200, TAGS, fn.__name__, produces=FHIR_JSON, errors=errors))
 
         @functools.wraps(fn)
         def handler(self, request: Request, **params):
@@ -110,7 +110,7 @@ class FhirRoutes:
                           _base_url(request, region), actor=actor, timeout=60)
         return fhir_response(bundle)
 
-    @fhir_endpoint("/fhir/<region>/<resource_type>/<resource_id>")
+    @fhir_endpoint("/fhir/<region>/<resource_type>/<resource_id>", errors=(304,))
     def fhir_read(self, request, region, actor, resource_type, resource_id):
         """Read one resource by id, with ETag and Last-Modified (If-None-Match gives 304)."""
         if resource_type not in RESOURCE_TYPES:

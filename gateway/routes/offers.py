@@ -8,8 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from gateway import api
 from gateway.api import ANONYMOUS, PROFESSIONAL, Context, Reply, endpoint
-from services.offers.models import DISCIPLINES
-from services.offers.schemas import (
+from services.offers.contracts import (
+    DISCIPLINES,
+    OFFER_STATUSES,
     CommuneSchema,
     NomenclatureItemSchema,
     OfferListSchema,
@@ -41,7 +42,7 @@ class StructureQuerySchema(Schema):
 
 class OfferListQuerySchema(Schema):
     mine = fields.Boolean(load_default=False)
-    status = fields.String(load_default=None, validate=validate.OneOf(("draft", "published", "unpublished")))
+    status = fields.String(load_default=None, validate=validate.OneOf(OFFER_STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -92,7 +93,7 @@ class OffersRoutes:
         return _with_etag(api.call(self.offers, "get_offer", ctx.region, offer_id, actor=ctx.actor()))
 
     @endpoint("PUT", "/api/<region>/offers/<int:offer_id>/steps/<step>", PROFESSIONAL,
-              request=StepPayloadSchema, response=OfferSchema, tags=TAGS)
+              request=StepPayloadSchema, response=OfferSchema, tags=TAGS, if_match=True)
     def save_offer_step(self, ctx: Context, offer_id: int, step: str):
         """Validate one step (national, description, modalities, contacts, hours) and save it as a draft."""
         data = ctx.json()
@@ -101,21 +102,21 @@ class OffersRoutes:
                                    if_match))
 
     @endpoint("POST", "/api/<region>/offers/<int:offer_id>/publish", PROFESSIONAL, response=OfferSchema,
-              tags=TAGS)
+              tags=TAGS, if_match=True)
     def publish_offer(self, ctx: Context, offer_id: int):
         """Step 6: check the whole draft and publish it."""
         if_match = ctx.if_match()
         return _with_etag(api.call(self.offers, "publish", ctx.region, offer_id, ctx.actor(), if_match))
 
     @endpoint("POST", "/api/<region>/offers/<int:offer_id>/unpublish", PROFESSIONAL, response=OfferSchema,
-              tags=TAGS)
+              tags=TAGS, if_match=True)
     def unpublish_offer(self, ctx: Context, offer_id: int):
         """Dépublier: the offer leaves the public répertoire."""
         if_match = ctx.if_match()
         return _with_etag(api.call(self.offers, "unpublish", ctx.region, offer_id, ctx.actor(), if_match))
 
     @endpoint("POST", "/api/<region>/offers/<int:offer_id>/prefill", PROFESSIONAL, request=PrefillSchema,
-              response=OfferSchema, tags=TAGS)
+              response=OfferSchema, tags=TAGS, if_match=True)
     def prefill_offer(self, ctx: Context, offer_id: int):
         """Pre-fill the draft from another offer of the same professional (steps to validate again)."""
         data = ctx.json(PrefillSchema())
@@ -123,7 +124,7 @@ class OffersRoutes:
         return _with_etag(api.call(self.offers, "prefill", ctx.region, offer_id, data["from_offer_id"],
                                    ctx.actor(), if_match))
 
-    @endpoint("GET", "/api/<region>/offers/<int:offer_id>.pdf", ANONYMOUS, tags=TAGS)
+    @endpoint("GET", "/api/<region>/offers/<int:offer_id>.pdf", ANONYMOUS, tags=TAGS, produces="application/pdf")
     def offer_pdf(self, ctx: Context, offer_id: int):
         """The published sheet as a PDF (public contacts only for the public)."""
         answer = api.call(self.offers, "pdf", ctx.region, offer_id, actor=ctx.actor(), timeout=60)

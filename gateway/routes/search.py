@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway import api
 from gateway.api import ANONYMOUS, AUTHENTICATED, PROFESSIONAL, Context, Reply, endpoint
-from services.offers.search.query import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS
+from services.offers.contracts import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS
 
 TAGS = ("search",)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -87,13 +87,15 @@ class SearchRoutes:
         """Search offers and establishments by place and need: 15 a page, 200 at most, facets."""
         return api.call(self.offers, "search", ctx.region, _args(ctx), actor=ctx.actor())
 
-    @endpoint("GET", "/api/<region>/search.geojson", ANONYMOUS, tags=TAGS, query=SearchQuerySchema)
+    @endpoint("GET", "/api/<region>/search.geojson", ANONYMOUS, tags=TAGS, query=SearchQuerySchema,
+              produces="application/geo+json")
     def search_geojson(self, ctx: Context):
         """The same search for the map: a GeoJSON FeatureCollection of every result (≤ 200)."""
         answer = api.call(self.offers, "search_geojson", ctx.region, _args(ctx), actor=ctx.actor())
         return Reply(json.dumps(answer, ensure_ascii=False), 200, mimetype="application/geo+json")
 
-    @endpoint("GET", "/api/<region>/search/export.xlsx", PROFESSIONAL, tags=TAGS, query=SearchQuerySchema)
+    @endpoint("GET", "/api/<region>/search/export.xlsx", PROFESSIONAL, tags=TAGS, query=SearchQuerySchema,
+              produces="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     def search_export(self, ctx: Context):
         """The same search as an Excel file: one row per result, the columns of the list."""
         answer = api.call(self.offers, "search_export", ctx.region, _args(ctx), actor=ctx.actor(), timeout=60)
@@ -128,7 +130,8 @@ class SearchRoutes:
         item = api.call(self.offers, "add_favourite", ctx.region, structure_id, ctx.actor())
         return Reply(item, 201 if item.pop("created") else 200)
 
-    @endpoint("DELETE", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, status=204, tags=TAGS)
+    @endpoint("DELETE", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, status=204, tags=TAGS,
+              produces="text/plain")
     def remove_favourite(self, ctx: Context, structure_id: int):
         """Remove a structure from the caller's favourites."""
         api.call(self.offers, "remove_favourite", ctx.region, structure_id, ctx.actor())

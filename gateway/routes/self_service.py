@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from gateway import api
 from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, Context, Reply, endpoint
 from gateway.routes.accounts import _page
-from services.accounts.schemas import AcceptedSchema
+from services.accounts.contracts import AcceptedSchema
 from services.accounts.self_service_schemas import (
     AccountChangesSchema,
     AccountPatchSchema,

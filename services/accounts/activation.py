@@ -15,31 +15,13 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+# --------------------------------------------------------------------------- password policy
+# Part of the HTTP contract (the gateway checks it too): services.accounts.contracts.
+from services.accounts.contracts import PASSWORD_MIN_LENGTH, password_errors  # noqa: E402,F401
+
 # --------------------------------------------------------------------------- RPPS
 # The rules live in services.common.identifiers (imports and the test PKI use them too).
 from services.common.identifiers import RPPS_LENGTH, luhn_check_digit, luhn_valid, rpps_error  # noqa: E402,F401
-
-# --------------------------------------------------------------------------- password policy
-
-PASSWORD_MIN_LENGTH = 8
-
-
-def password_errors(password: object) -> list[str]:
-    """Every rule `password` breaks (same policy as the realm): ≥ 8 characters, an upper case letter,
-    a lower case letter and a digit. Empty list when it is acceptable."""
-    if not isinstance(password, str):
-        return ["Le mot de passe doit être une chaîne de caractères."]
-    errors = []
-    if len(password) < PASSWORD_MIN_LENGTH:
-        errors.append(f"Le mot de passe doit comporter au moins {PASSWORD_MIN_LENGTH} caractères.")
-    if not any(c.isupper() for c in password):
-        errors.append("Le mot de passe doit contenir au moins une lettre majuscule.")
-    if not any(c.islower() for c in password):
-        errors.append("Le mot de passe doit contenir au moins une lettre minuscule.")
-    if not any(c.isdigit() for c in password):
-        errors.append("Le mot de passe doit contenir au moins un chiffre.")
-    return errors
-
 
 # --------------------------------------------------------------------------- activation codes
 

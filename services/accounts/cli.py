@@ -63,10 +63,10 @@ def issue_codes(region: str, rpps: str | None, profession_code: str | None, out:
     Prints `rpps;nom;prenom;code;expires_at`. A new code replaces (revokes) an unused older one.
     Needs the running suite (the professionals come from the offers service) and Keycloak.
     """
-    from services.accounts import operations
     from services.accounts.activation import rpps_error
     from services.accounts.directory import directory_for
     from services.accounts.offers_client import SuiteNotRunning, national_professionals
+    from services.accounts.operations import codes
     from services.common.config import setting
     from services.common.db import session_scope
     from services.common.errors import RorError
@@ -81,7 +81,7 @@ def issue_codes(region: str, rpps: str | None, profession_code: str | None, out:
         raise click.ClickException("Aucun professionnel ne correspond dans les données nationales de la région.")
     try:
         with session_scope() as session:
-            result = operations.issue_codes(
+            result = codes.issue_codes(
                 session, region, professionals, "cli", directory_for(region),
                 days=days or int(setting("ROR_ACTIVATION_CODE_DAYS")))
     except RorError as exc:

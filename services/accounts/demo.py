@@ -25,10 +25,10 @@ def codes_file(region: str) -> Path:
 
 
 def load(region: str) -> str:
-    from services.accounts import operations
     from services.accounts.cli import read_codes_csv, write_private
     from services.accounts.directory import directory_for
     from services.accounts.offers_client import SuiteNotRunning, national_professionals
+    from services.accounts.operations import codes
     from services.common.config import setting
     from services.common.db import session_scope
 
@@ -43,13 +43,13 @@ def load(region: str) -> str:
         for person in professionals:
             row = previous.get(str(person.get("rpps")))
             if (row and len(kept) < DEMO_LIMIT
-                    and operations.live_code_matches(session, region, row["rpps"], row["code"])):
+                    and codes.live_code_matches(session, region, row["rpps"], row["code"])):
                 kept.append(row)
             else:
                 to_issue.append(person)
-        result = operations.issue_codes(session, region, to_issue, "demo", directory_for(region),
-                                        days=int(setting("ROR_ACTIVATION_CODE_DAYS")),
-                                        limit=DEMO_LIMIT - len(kept))
+        result = codes.issue_codes(session, region, to_issue, "demo", directory_for(region),
+                                   days=int(setting("ROR_ACTIVATION_CODE_DAYS")),
+                                   limit=DEMO_LIMIT - len(kept))
     codes = sorted(kept + result.issued, key=lambda c: c["rpps"])
     write_private(path, codes)
     return (f"{_director(region)}; "
@@ -67,9 +67,9 @@ def _walk(nodes: list[dict]):
 
 def _director(region: str) -> str:
     """cpts.directeur: directeur habilitation on the demo CPTS site (idempotent)."""
-    from services.accounts import operations
     from services.accounts.directory import directory_for
     from services.accounts.offers_client import structure_tree
+    from services.accounts.operations import habilitations
     from services.common.actor import Actor
     from services.common.db import session_scope
     from services.common.errors import Conflict, NotFound
@@ -82,7 +82,7 @@ def _director(region: str) -> str:
     demo = Actor(subject="demo", username="demo", region=region, roles=frozenset({"region_admin"}))
     with session_scope() as session:
         try:
-            operations.grant_habilitation(
+            habilitations.grant_habilitation(
                 session, region, {"username": DEMO_DIRECTOR, "role": "directeur", "structure_id": site["id"]},
                 demo, directory_for(region), structure_exists=None)
         except Conflict:

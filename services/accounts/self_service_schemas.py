@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from services.accounts.contracts import REQUIRED, _password, _rpps
 from services.accounts.registration import is_mobile, normalize_phone
-from services.accounts.schemas import REQUIRED, _password, _rpps
 
 CIVILITIES = ("M", "MME")
 USERNAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,59}$"

@@ -1,7 +1,8 @@
 """Accounts: activation codes, activation, e-mail verification, ROR accounts, habilitations.
 
 Thin nameko entrypoints: validate the RPC input, check the actor, then hand over to
-services.accounts.operations with the session, the region's Keycloak directory and the offers RPCs.
+the services.accounts.operations modules with the session, the region's Keycloak directory and the offers RPCs,
+and commit: the operations only flush (`transaction` commits, or rolls back and undoes Keycloak changes).
 """
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
-from services.accounts import operations, self_service_rpc
+from services.accounts import self_service_rpc
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
+from services.accounts.operations import (
+    activation,
+    codes,
+    email_verification,
+    password_reset,
+    ror_account,
+)
+from services.accounts.operations import habilitations as habilitation_ops
 from services.accounts.schemas import (
     ActivateSchema,
     GrantSchema,
@@ -28,6 +37,7 @@ from services.accounts.schemas import (
 )
 from services.common.actor import Actor
 from services.common.config import setting
+from services.common.db import transaction
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, Unavailable, from_marshmallow
@@ -74,8 +84,11 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
 
 class AccountsService(self_service_rpc.SelfServiceRpc):
     name = "accounts"
+    capabilities = ("activation_codes", "activation", "email_verification", "password_reset", "ror_accounts",
+                    "habilitations")
 
     db = Database()
+    reader = Database(read_only=True)  # read entrypoints: autocommit, read-only connections
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     directory = Directories()
@@ -106,20 +119,20 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
     # ------------------------------------------------------------------ gateway support
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)
 
     @rpc
     def profile(self, region: str, identity: dict) -> dict:
         """Extra fields of GET /me: the ROR account and the habilitations."""
         get_region(region)
-        return {**operations.profile(self.db, region, identity["subject"]),
+        return {**ror_account.profile(self.reader, region, identity["subject"]),
                 **self.cgu_state(region, identity["subject"])}
 
     @rpc
     def habilitations(self, region: str, subject: str) -> list[dict]:
         """[{role, structure_id}] of a user, for services.common.actor.Actor."""
         get_region(region)
-        return operations.habilitation_pairs(self.db, region, subject)
+        return habilitation_ops.habilitation_pairs(self.reader, region, subject)
 
     # ------------------------------------------------------------------ activation codes
     @rpc
@@ -131,23 +144,25 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
             "national_professionals", region, rpps=filters["rpps"], profession_code=filters["profession_code"],
             after_rpps=after, limit=limit))
         days = filters["days"] or int(setting("ROR_ACTIVATION_CODE_DAYS", self.config))
-        result = operations.issue_codes(self.db, region, professionals, actor_.username,
-                                        self.directory(region), days=days)
-        self.db.commit()
+        with transaction(self.db):
+            result = codes.issue_codes(self.db, region, professionals, actor_.username,
+                                       self.directory(region), days=days)
         return result.issued
 
     # ------------------------------------------------------------------ activation
     @rpc
     def activate(self, region: str, data: dict) -> dict:
         get_region(region)
-        return operations.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
-                                   setting("ROR_PUBLIC_URL", self.config))
+        with transaction(self.db):
+            return activation.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
+                                       setting("ROR_PUBLIC_URL", self.config))
 
     @rpc
     def verify_email(self, region: str, data: dict) -> dict:
         get_region(region)
         token = _load(VerifyEmailSchema(), data)["token"]
-        return operations.verify_email(self.db, region, token, self.directory(region))
+        with transaction(self.db):
+            return email_verification.verify_email(self.db, region, token, self.directory(region))
 
     # ------------------------------------------------------------------ password renewal
     @rpc
@@ -160,7 +175,7 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
 
         def send():
             try:
-                sent = operations.request_password_reset(region, value, directory)
+                sent = password_reset.request_password_reset(region, value, directory)
                 log.info("password reset in %s for %r: %s", region, value, "sent" if sent else "no account")
             except Exception:  # a managed thread must not raise: it would kill the container
                 log.exception("password reset in %s for %r failed", region, value)
@@ -170,29 +185,32 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
     @rpc
     def support_password_reset(self, region: str, username: str, actor: dict) -> dict:
         actor_ = _actor(region, actor, team=True)
-        return operations.support_password_reset(region, username, actor_, self.directory(region))
+        return password_reset.support_password_reset(region, username, actor_, self.directory(region))
 
     # ------------------------------------------------------------------ ROR account
     @rpc
     def create_ror_account(self, region: str, actor: dict) -> dict:
         actor_ = _actor(region, actor)
-        return operations.create_ror_account(
-            self.db, actor_, lambda *args: self._offers("attach_owner", *args))
+        with transaction(self.db):
+            return ror_account.create_ror_account(
+                self.db, actor_, lambda *args: self._offers("attach_owner", *args))
 
     # ------------------------------------------------------------------ habilitations
     @rpc
     def list_habilitations(self, region: str, username: str | None, actor: dict) -> list[dict]:
         _actor(region, actor, team=True)
-        return operations.list_habilitations(self.db, region, username)
+        return habilitation_ops.list_habilitations(self.reader, region, username)
 
     @rpc
     def grant_habilitation(self, region: str, data: dict, actor: dict) -> dict:
         actor_ = _actor(region, actor, admin=True)
-        return operations.grant_habilitation(self.db, region, _load(GrantSchema(), data), actor_,
-                                             self.directory(region), self._structure_exists)
+        with transaction(self.db):
+            return habilitation_ops.grant_habilitation(self.db, region, _load(GrantSchema(), data), actor_,
+                                                       self.directory(region), self._structure_exists)
 
     @rpc
     def revoke_habilitation(self, region: str, habilitation_id: int, actor: dict) -> dict:
         actor_ = _actor(region, actor, admin=True)
-        return operations.revoke_habilitation(self.db, region, int(habilitation_id), actor_,
-                                              self.directory(region))
+        with transaction(self.db):
+            return habilitation_ops.revoke_habilitation(self.db, region, int(habilitation_id), actor_,
+                                                        self.directory(region))

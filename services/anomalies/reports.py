@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from services.anomalies.contracts import MESSAGE_MAX, MESSAGE_MIN, STATUSES, TARGET_KINDS, THEMES  # noqa: F401
 from services.anomalies.models import Anomaly, AnomalyNote, Outbox
 from services.common import outbox
 from services.common.actor import Actor
@@ -21,25 +22,7 @@ from services.common.outbox import utcnow
 from services.common.regions import get_region, support_desk
 
 # TRE_R350 ThematiqueAnomalie (JDV_J241): API name -> (code, French label)
-THEMES: dict[str, tuple[str, str]] = {
-    "completeness": ("01", "Complétude"),
-    "exhaustiveness": ("02", "Exhaustivité"),
-    "consistency": ("03", "Cohérence"),
-    "timeliness": ("04", "Récence"),
-    "structure": ("05", "Structuration"),
-    "accuracy": ("06", "Exactitude"),
-}
 THEME_BY_CODE = {code: name for name, (code, _label) in THEMES.items()}
-
-# Our statuses and their TRE_R352 StatutMetierAnomalie (JDV_J244) business status.
-STATUSES: dict[str, tuple[str, str, str]] = {
-    # status: (TRE_R352 code, TRE_R352 label, French label shown to users)
-    "open": ("02", "À traiter", "Ouverte, à traiter par la cellule ROR"),
-    "forwarded": ("05", "Envoyé au destinataire", "Transmise à l'autorité d'enregistrement"),
-    "accepted": ("05", "Envoyé au destinataire", "Acceptée : la fiche doit être corrigée par son responsable"),
-    "rejected": ("09", "Refusé", "Rejetée (non fondée)"),
-    "resolved": ("08", "Corrigé", "Résolue"),
-}
 
 # The state machine, one declared table: action -> (allowed from, to, who may do it).
 TEAM, OWNER = "team", "owner"
@@ -49,11 +32,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, frozenset[str]]] = {
     "resolve": (frozenset({"open", "accepted", "forwarded"}), "resolved", frozenset({TEAM, OWNER})),
 }
 COMMENT_REQUIRED = frozenset({"reject"})
-MESSAGE_MIN, MESSAGE_MAX = 10, 5000
 SYSTEM_UI = "IHM"  # RORTask systemRequester of a report typed by a person
 SYSTEM_RULES = "ROR-REGLES"
 
-TARGET_KINDS = ("offer", "structure", "national")
 # National data a professional sees read-only at step 1 (RPPS / FINESS / AMELI), by its root element.
 NATIONAL_FIELDS = ("civility", "last_name", "first_name", "profession", "specialty", "address", "phone", "email",
                    "rpps", "structure", "finess", "category", "legal_status", "convention_sector",

@@ -85,6 +85,7 @@ def _anomaly_etag(anomaly: Anomaly) -> str:
 
 class AnomaliesService:
     name = "anomalies"
+    capabilities = ("anomalies", "support_tickets", "anomaly_rules")
 
     config = Config()
     db = Database()
@@ -94,7 +95,7 @@ class AnomaliesService:
 
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)
 
     # ------------------------------------------------------------------ helpers
     def _limit_anonymous(self, region: str, client_ip: str | None, email: str | None) -> None:
@@ -305,4 +306,3 @@ class AnomaliesService:
             except Exception:
                 self.db.rollback()
                 log.exception("rules engine failed for %s", region)
-

@@ -19,6 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.anomalies.business_hours import BusinessCalendar
+from services.anomalies.contracts import TICKET_ACTIONS
+from services.anomalies.contracts import TICKET_STATUSES as STATUSES
 from services.anomalies.models import Outbox, SlaNotice, Ticket, TicketMessage
 from services.common import outbox
 from services.common.actor import Actor
@@ -26,13 +28,10 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, 
 from services.common.events import make_event
 from services.common.outbox import utcnow
 from services.common.regions import REGIONS, get_region, support_desk
+from services.common.roles import SUPPORT_ROLES
 
-STATUSES = {
-    "new": "Nouveau", "open": "En cours", "pending_requester": "En attente de votre réponse",
-    "pending_expert": "En attente d'un expert", "solved": "Résolu", "closed": "Clos",
-}
 ACTIVE = ("new", "open", "pending_requester", "pending_expert")
-AGENT_ROLES = frozenset({"support_agent", "region_admin"})
+AGENT_ROLES = SUPPORT_ROLES  # services.common.roles
 AGENT, REQUESTER, EXPERT, SYSTEM = "agent", "requester", "expert", "system"
 
 # The state machine, one declared table: (action, from) -> (to, who may do it). `None` = unchanged.
@@ -60,6 +59,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {
     ("resume", "pending_expert"): ("open", frozenset({SYSTEM})),
 }
 ACTIONS = sorted({a for a, _s in TRANSITIONS if a not in ("respond", "resume")})
+assert tuple(ACTIONS) == TICKET_ACTIONS, "the contract's ticket actions are the state machine's"
 SLA_TARGETS = ("first_response", "update", "solution")
 
 

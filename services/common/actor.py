@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-TEAM_ROLES = frozenset({"regional_validator", "support_agent", "region_admin"})
+from services.common.roles import REGION_ADMIN, TEAM_ROLES
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Actor:
 
     @property
     def is_admin(self) -> bool:
-        return "region_admin" in self.roles
+        return REGION_ADMIN in self.roles
 
     def has_role_on(self, roles: Iterable[str], structure_ids: Iterable[int | None]) -> bool:
         """True when one of `roles` is granted on one of `structure_ids` (a structure and its ancestors)."""

@@ -12,9 +12,10 @@ from nameko.events import get_event_exchange
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
+from psycogreen.eventlet import patch_psycopg
 
 from services.common import outbox
-from services.common.db import database_url, session_factory
+from services.common.db import commit, database_url, rollback, session_factory
 from services.common.errors import ALL_ERRORS
 from services.common.events import split_event_type
 
@@ -23,18 +24,25 @@ log = logging.getLogger(__name__)
 for _cls in ALL_ERRORS:  # domain errors cross RPC as themselves, not as RemoteError
     deserialize_to_instance(_cls)
 
+# psycopg2 is a C extension that eventlet's monkey patching cannot reach: without a wait callback every
+# query blocks the whole process (all of its workers) until PostgreSQL answers.
+patch_psycopg()
+
 
 class Database(DependencyProvider):
-    """Injects a SQLAlchemy Session; closed (rolled back if uncommitted) when the worker ends."""
+    """Injects a SQLAlchemy Session. The entrypoint commits (`services.common.db.commit` /
+    `transaction`); whatever it left uncommitted is rolled back, and compensated, when the worker ends.
+
+    `Database(read_only=True)`: a session for the read entrypoints, on autocommit connections that
+    PostgreSQL keeps read-only (services.common.db.get_engine): no BEGIN/ROLLBACK round trips per read.
+    """
+
+    def __init__(self, read_only: bool = False):
+        self.read_only = read_only
 
     def setup(self):
-        # psycopg2 blocks the whole process unless it waits through eventlet: with psycogreen, a
-        # worker waiting on PostgreSQL lets the others run (concurrent searches use both cores).
-        from psycogreen.eventlet import patch_psycopg
-
-        patch_psycopg()
         self.url = database_url(self.container.config)
-        self.factory = session_factory(self.url)
+        self.factory = session_factory(self.url, self.read_only)
 
     def get_dependency(self, worker_ctx):
         session = self.factory()
@@ -42,10 +50,18 @@ class Database(DependencyProvider):
         self._sessions[worker_ctx] = session
         return session
 
+    def recorded_events(self, worker_ctx) -> bool:
+        """True when the worker's transaction stored an event in the outbox."""
+        session = getattr(self, "_sessions", {}).get(worker_ctx)
+        return bool(session is not None and session.info.get(outbox.RECORDED))
+
     def worker_teardown(self, worker_ctx):
         session = self._sessions.pop(worker_ctx, None)
         if session is not None:
-            session.close()
+            try:
+                rollback(session)
+            finally:
+                session.close()
 
 
 class OutboxRelay(DependencyProvider):
@@ -84,7 +100,9 @@ class OutboxRelay(DependencyProvider):
     def flush(self) -> int:
         session = self.factory()
         try:
-            return outbox.relay(session, self.outbox_cls, self._publish)
+            sent = outbox.relay(session, self.outbox_cls, self._publish)
+            commit(session)  # the relay's own unit of work: rows marked published (or their failure)
+            return sent
         except Exception:
             log.exception("outbox relay failed")
             session.rollback()
@@ -101,5 +119,8 @@ class OutboxRelay(DependencyProvider):
         return self
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
+        # Only after a worker that stored an event: a read must not pay a relay pass (the periodic
+        # pass still delivers everything, e.g. events stored while the broker was down).
+        if exc_info is None and any(isinstance(d, Database) and d.recorded_events(worker_ctx)
+                                    for d in self.container.dependencies):
             self.flush()

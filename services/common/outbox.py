@@ -40,13 +40,18 @@ class ProcessedEventMixin:
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+RECORDED = "outbox_recorded"  # session.info flag: this transaction stored an event (the relay has work)
+
+
 def record(session: Session, outbox_cls, event: dict) -> None:
     """Store `event` in the caller's transaction."""
     session.add(outbox_cls(event_id=event["event_id"], event_type=event["event_type"], payload=event))
+    session.info[RECORDED] = True
 
 
 def relay(session: Session, outbox_cls, publish: Callable[[dict], None], batch: int = 100) -> int:
     """Publish pending events in order; stop at the first failure (the broker is likely down).
+    Marks the rows in the caller's transaction: the caller commits.
 
     Rows are locked with SKIP LOCKED so that several workers relaying at once do not
     publish the same row twice in the common case (handlers stay idempotent for the rest).
@@ -70,7 +75,7 @@ def relay(session: Session, outbox_cls, publish: Callable[[dict], None], batch: 
         row.published_at = utcnow()
         row.attempts += 1
         sent += 1
-    session.commit()
+    session.flush()
     return sent
 
 

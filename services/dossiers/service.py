@@ -9,6 +9,7 @@ from services.dossiers.models import Outbox
 
 class DossiersService:
     name = "dossiers"
+    capabilities = ()  # none yet: /health reports "empty" (name each capability here as it lands)
 
     db = Database()
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
@@ -16,4 +17,4 @@ class DossiersService:
 
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 class NotificationsService:
     name = "notifications"
+    capabilities = ("emails",)
 
     config = Config()
     db = Database()
@@ -29,7 +30,7 @@ class NotificationsService:
 
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)
 
     def _send(self, event_id: str | None, to: str, subject: str, text: str, html: str | None) -> None:
         cfg = self.config

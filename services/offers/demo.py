@@ -12,7 +12,7 @@
    - one CPTS (EJ → EG → UO of type CPTS);
    - a draft offer for each of those UOs.
 
-The demo accounts `kine.demo` and `sf.demo` (deploy/demo-accounts.txt, Keycloak realms) are the first
+The demo accounts `kine.demo` and `sf.demo` (deploy/regions/<region>.toml, realms generated from it) are the first
 two professionals of each RPPS file; the others have no account yet (activation codes are issued by
 the accounts demo through `offers.national_professionals`).
 """
@@ -25,11 +25,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.config import ROOT
+from services.common.regions import REGIONS
 from services.offers.models import Capacity, Offer, PractitionerAttachment, Professional, Structure
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
-DEMO_ACCOUNTS = ROOT / "deploy" / "demo-accounts.txt"
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,6 @@ class Cpts:
 class RegionDemo:
     hospital: Hospital
     cpts: Cpts
-    accounts: dict[str, str]  # demo username -> RPPS (as in deploy/demo-accounts.txt)
 
 
 GYNECOLOGY = ("527", "530", "529")  # suivi gynécologique, prénatal, post-natal
@@ -99,7 +97,6 @@ DEMO: dict[str, RegionDemo] = {
                   address_line="4 R DES GRAVIERS", postal_code="78200", commune_insee="78361",
                   city="Mantes-la-Jolie", phone="0130630630", email="contact@cpts-mantois.example.fr",
                   latitude=48.9905, longitude=1.7168, activities=CPTS_ACTIVITIES),
-        accounts={"kine.demo": "10101234564", "sf.demo": "10102345674"},
     ),
     "pdl": RegionDemo(
         hospital=Hospital(
@@ -119,7 +116,6 @@ DEMO: dict[str, RegionDemo] = {
                   address_line="25 R DE LA CHAMPENOISE", postal_code="44300", commune_insee="44109",
                   city="Nantes", phone="0240505050", email="contact@cpts-nantes-nord.example.fr",
                   latitude=47.2475, longitude=-1.5519, activities=CPTS_ACTIVITIES),
-        accounts={"kine.demo": "10203456784", "sf.demo": "10204567894"},
     ),
 }
 
@@ -143,8 +139,8 @@ def load(region: str, url: str | None = None) -> str:
         counts = Counts()
         hospital_units = _hospital(session, region, demo.hospital, rpps_file, counts)
         cpts_unit = _cpts(session, region, demo.cpts, counts)
+        warnings = _check_accounts(session, region)
         indexed = index.rebuild(session, region)
-    warnings = _check_accounts(region, demo.accounts)
     return (f"FINESS {finess.short()}; RPPS {rpps.short()}; hospital {demo.hospital.finess_et} "
             f"units {hospital_units}, CPTS unit {cpts_unit}; {counts}; search index {indexed}" + "".join(f"; WARNING {w}" for w in warnings))
 
@@ -359,15 +355,11 @@ def _cpts(session: Session, region: str, spec: Cpts, counts: Counts) -> int:
     return unit.id
 
 
-def _check_accounts(region: str, accounts: dict[str, str]) -> list[str]:
-    """The demo RPPS file must carry the RPPS of the Keycloak demo users: say so when they differ."""
-    if not DEMO_ACCOUNTS.exists():
-        return []
-    realm = f"ror-{region}"
-    warnings = []
-    for line in DEMO_ACCOUNTS.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and parts[0] == realm and parts[1] in accounts and parts[3] != accounts[parts[1]]:
-            warnings.append(f"{realm} {parts[1]} has RPPS {parts[3]} in {DEMO_ACCOUNTS.name}, "
-                            f"the demo RPPS file has {accounts[parts[1]]}")
-    return warnings
+def _check_accounts(session: Session, region: str) -> list[str]:
+    """The demo RPPS file must carry the RPPS of the region's demo users (their one source is the region
+    file, deploy/regions/<region>.toml, from which the realms are generated): say so when one is missing."""
+    wanted = {p["rpps"]: p["username"] for p in REGIONS[region].demo_professionals}
+    found = set(session.scalars(select(Professional.rpps).where(Professional.region == region,
+                                                                 Professional.rpps.in_(wanted))))
+    return [f"{wanted[rpps]} (RPPS {rpps}, deploy/regions/{region}.toml) is not in {demo_files(region)[1].name}"
+            for rpps in sorted(set(wanted) - found)]

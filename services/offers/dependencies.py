@@ -10,7 +10,7 @@ from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
 from services.common.config import setting
-from services.common.db import database_url, session_factory
+from services.common.db import commit, database_url, session_factory
 from services.offers.fhir import national
 from services.offers.fhir.contracts import FHIR_JSON
 
@@ -60,7 +60,10 @@ class NationalPushRelay(DependencyProvider):
     def flush(self) -> national.RelayResult:
         session = self.factory()
         try:
-            return national.relay(session, self.send)
+            try:
+                return national.relay(session, self.send)
+            finally:
+                commit(session)  # this relay's unit of work, kept even when a later row raised
         except Exception:
             log.exception("national push relay failed")
             session.rollback()

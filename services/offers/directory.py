@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.common.actor import Actor
 from services.common.errors import Conflict, InvalidInput
-from services.offers import lifecycle
+from services.offers import access, views
 from services.offers.models import (
     CAPACITY_TYPES,
     DISCIPLINES,
@@ -45,20 +45,19 @@ def descendant_ids(session: Session, roots: Iterable[int]) -> set[int]:
     return found
 
 
-def _ancestor_ids(session: Session, ids: set[int]) -> set[int]:
-    found = set(ids)
-    frontier = list(ids)
-    while frontier:
-        parents: list[int] = []
-        for chunk in _chunks(frontier):
-            parents.extend(p for p in session.scalars(
-                select(Structure.parent_id).where(Structure.id.in_(chunk), Structure.parent_id.is_not(None))))
-        frontier = [p for p in set(parents) if p not in found]
-        found.update(frontier)
-    return found
+def _with_family(session: Session, matching) -> list[Structure]:
+    """The structures `matching` selects (a select of ids), everything below them and their ancestors,
+    in one query (recursive CTEs) rather than a query per level of the tree."""
+    down = matching.cte("down", recursive=True)
+    down = down.union(select(Structure.id).where(Structure.parent_id == down.c.id))
+    up = select(Structure.id, Structure.parent_id).where(Structure.id.in_(select(down.c.id))) \
+        .cte("up", recursive=True)
+    up = up.union(select(Structure.id, Structure.parent_id).where(Structure.id == up.c.parent_id))
+    return list(session.scalars(select(Structure).where(Structure.id.in_(select(up.c.id)))
+                                .order_by(Structure.id)))
 
 
-def _node(s: Structure, offer: Offer | None) -> dict:
+def _node(s: Structure, offer) -> dict:
     return {
         "id": s.id, "kind": s.kind, "name": s.name, "finess": s.finess, "siret": s.siret, "rpps": s.rpps,
         "discipline": s.discipline, "category": s.category_label, "type": s.type_label, "source": s.source,
@@ -89,15 +88,14 @@ def structure_tree(session: Session, region: str, departement: str | None = None
             stmt = stmt.where(Structure.departement == departement)
         if discipline:
             stmt = stmt.where(Structure.discipline == discipline)
-    matching = set(session.scalars(stmt))
-    ids = _ancestor_ids(session, descendant_ids(session, matching))
-    structures: list[Structure] = []
-    for chunk in _chunks(sorted(ids)):
-        structures.extend(session.scalars(select(Structure).where(Structure.id.in_(chunk))))
-    offers: dict[int, Offer] = {}
+    structures = _with_family(session, stmt)
+    offers: dict = {}
     unit_ids = [s.id for s in structures if s.kind == "unit"]
     for chunk in _chunks(unit_ids):
-        offers.update((o.unit_id, o) for o in session.scalars(select(Offer).where(Offer.unit_id.in_(chunk))))
+        # the columns a node shows, not the whole rows (their JSON steps are parsed for nothing)
+        offers.update((o.unit_id, o) for o in session.execute(
+            select(Offer.unit_id, Offer.id, Offer.name, Offer.status, Offer.published_at)
+            .where(Offer.unit_id.in_(chunk))))
     nodes = {s.id: _node(s, offers.get(s.id)) for s in structures}
     for chunk in _chunks(unit_ids):
         # Consultation units list their practitioners, establishment units their capacities (PDL guide).
@@ -194,10 +192,10 @@ def list_offers(session: Session, region: str, actor: Actor, mine: bool = False,
     stmt = select(Offer).where(Offer.region == region)
     if mine:
         editable_units: set[int] = set()
-        roots = [sid for role, sid in actor.habilitations if role in lifecycle.EDITOR_ROLES]
+        roots = [sid for role, sid in actor.habilitations if role in access.EDITOR_ROLES]
         if roots:
             editable_units = descendant_ids(session, roots)
-        condition = lifecycle.owned_filter(actor)
+        condition = access.owned_filter(actor)
         if editable_units:
             condition = condition | Offer.unit_id.in_(editable_units)
         stmt = stmt.where(condition)
@@ -208,4 +206,4 @@ def list_offers(session: Session, region: str, actor: Actor, mine: bool = False,
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = session.scalars(stmt.order_by(Offer.name, Offer.id).limit(limit).offset(offset)).all()
     return {"total": total, "limit": limit, "offset": offset,
-            "items": [lifecycle.summary(o, lifecycle.audience(session, actor, o)) for o in items]}
+            "items": [views.summary(o, access.audience(session, actor, o)) for o in items]}

@@ -37,14 +37,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.outbox import OutboxMixin, ProcessedEventMixin, utcnow
+from services.offers.contracts import DISCIPLINES, OFFER_STATUSES, STRUCTURE_KINDS  # noqa: F401  (one source)
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON elsewhere (unit tests on SQLite).
 Json = JSON().with_variant(JSONB(), "postgresql")
 
-STRUCTURE_KINDS = ("legal_entity", "site", "pole", "service", "functional_unit", "unit")
-DISCIPLINES = ("MCO", "MSS", "PSY", "SLD", "SMA", "SSR", "VIL")
+
 SOURCES = ("finess", "rpps", "ror")
-OFFER_STATUSES = ("draft", "published", "unpublished")
 
 
 class Base(DeclarativeBase):

@@ -1,7 +1,7 @@
 """PDF export of a published offer sheet (reportlab), as the ROR and Maillage print it:
 title, "Fiche mise à jour le", type d'unité, patientèle, offre, contacts, territoire, horaires.
 
-Plain module: it renders the view `lifecycle.view()` gave for the caller's audience, so a public export
+Plain module: it renders the view `views.view()` gave for the caller's audience, so a public export
 never contains contacts for professionals only.
 """
 
@@ -59,7 +59,7 @@ def _who(national: dict) -> str:
 
 
 def render_pdf(sheet: dict) -> bytes:
-    """`sheet` is `lifecycle.view(offer, audience)` of a published offer."""
+    """`sheet` is `views.view(offer, audience)` of a published offer."""
     published = sheet.get("published") or {}
     national = sheet.get("national") or {}
     description = published.get("description") or {}

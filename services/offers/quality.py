@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.common.actor import Actor
 from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.offers import lifecycle, reference
+from services.offers import access, reference
 from services.offers.models import Offer, PractitionerAttachment, Professional, Structure
 from services.offers.steps import public_contacts
 
@@ -70,11 +70,11 @@ def anomaly_target(session: Session, region: str, kind: str, target_id: int | No
     if kind == "offer":
         if target_id is None:
             raise InvalidInput("Offre manquante", {"target.id": "required"})
-        offer = lifecycle.load_offer(session, region, int(target_id))
-        if offer.status != "published" and not lifecycle.can_edit(session, actor, offer) and not (
+        offer = access.load_offer(session, region, int(target_id))
+        if offer.status != "published" and not access.can_edit(session, actor, offer) and not (
                 actor and actor.is_team):
             raise NotFound("Offre introuvable", {"target.id": f"no published offer {target_id}"})
-        return _offer_target(offer, lifecycle.lineage(session, offer.unit_id))
+        return _offer_target(offer, access.lineage(session, offer.unit_id))
     if kind == "structure":
         if target_id is None:
             raise InvalidInput("Structure manquante", {"target.id": "required"})
@@ -83,7 +83,7 @@ def anomaly_target(session: Session, region: str, kind: str, target_id: int | No
         if s is None:
             raise NotFound("Structure introuvable", {"target.id": f"no structure {target_id} in region {region}"})
         offer = session.scalars(select(Offer).where(Offer.unit_id == s.id)).first() if s.kind == "unit" else None
-        path = lifecycle.lineage(session, s.id)
+        path = access.lineage(session, s.id)
         root = session.scalar(select(Structure.name).where(Structure.id == path[-1]))
         return _structure_target(s, path, offer, root)
     if kind == "national":
@@ -98,12 +98,12 @@ def _national_target(session: Session, region: str, offer_id: int | None, actor:
         raise Forbidden("Connectez-vous pour déclarer une anomalie sur vos données nationales",
                         {"target.kind": "national data anomalies need a logged-in professional"})
     if offer_id is not None:
-        offer = lifecycle.load_offer(session, region, int(offer_id))
-        if not lifecycle.is_owner(actor, offer):
+        offer = access.load_offer(session, region, int(offer_id))
+        if not access.is_owner(actor, offer):
             raise Forbidden("Vous ne pouvez déclarer une anomalie que sur vos propres données nationales",
                             {"target.id": "not your offer"})
         national = offer.national or {}
-        return {**_offer_target(offer, lifecycle.lineage(session, offer.unit_id)), "kind": "national",
+        return {**_offer_target(offer, access.lineage(session, offer.unit_id)), "kind": "national",
                 "label": f"Données nationales — {offer.name}",
                 "profession_code": (national.get("profession") or {}).get("code"),
                 "current_value": _value_at(national, field)}

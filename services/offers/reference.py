@@ -6,6 +6,7 @@ Searches are accent-, case- and hyphen-insensitive (Unicode NFKD, combining mark
 
 from __future__ import annotations
 
+import bisect
 import csv
 import re
 import unicodedata
@@ -211,8 +212,35 @@ def communes() -> dict[str, Commune]:
 
 
 @cache
-def _commune_index() -> list[tuple[str, Commune]]:
-    return [(normalize(c.name), c) for c in communes().values()]
+def _name_index() -> tuple[list[str], list[tuple[str, Commune]]]:
+    """Sorted (normalized name, commune) pairs, and sorted (normalized name from its 2nd, 3rd… word,
+    commune) pairs: a prefix search is a bisection instead of a scan of the 35,000 communes."""
+    names, words = [], []
+    for commune in communes().values():
+        norm = normalize(commune.name)
+        names.append((norm, commune))
+        for i, char in enumerate(norm):
+            if char == " ":
+                words.append((norm[i + 1:], commune))
+    names.sort(key=lambda pair: pair[0])
+    words.sort(key=lambda pair: pair[0])
+    return names, words
+
+
+@cache
+def _postal_index() -> list[tuple[str, Commune]]:
+    """Sorted (postal code, commune) pairs."""
+    return sorted(((p, c) for c in communes().values() for p in c.postal_codes), key=lambda pair: pair[0])
+
+
+def _prefixed(pairs: list[tuple[str, Commune]], prefix: str) -> list[Commune]:
+    """Communes of `pairs` (sorted by key) whose key starts with `prefix`, each once."""
+    found: dict[str, Commune] = {}
+    i = bisect.bisect_left(pairs, prefix, key=lambda pair: pair[0])
+    while i < len(pairs) and pairs[i][0].startswith(prefix):
+        found.setdefault(pairs[i][1].code, pairs[i][1])
+        i += 1
+    return list(found.values())
 
 
 def get_commune(code: str) -> Commune | None:
@@ -241,22 +269,22 @@ def search_communes(q: str, limit: int = 20, region: str | None = None,
     if not text:
         return []
     if text.isdigit():
-        found = [c for c in communes().values()
-                 if any(p.startswith(text) for p in c.postal_codes) or c.code == text]
+        found = _prefixed(_postal_index(), text)
+        exact = get_commune(text)  # an INSEE code
+        if exact is not None and exact not in found:
+            found.append(exact)
         found.sort(key=lambda c: (c.region != region if region else False, normalize(c.name)))
     else:
         needle = normalize(text)
-        starts, words = [], []
-        for norm, commune in _commune_index():
-            if norm.startswith(needle):
-                starts.append(commune)
-            elif f" {needle}" in f" {norm}":
-                words.append(commune)
+        names, words = _name_index()
+        starts = _prefixed(names, needle)
+        seen = {c.code for c in starts}
+        others = [c for c in _prefixed(words, needle) if c.code not in seen]
 
         def rank(c: Commune):
             return (c.region != region if region else False, -c.population, c.name)
 
-        found = sorted(starts, key=rank) + sorted(words, key=rank)
+        found = sorted(starts, key=rank) + sorted(others, key=rank)
     if departement:
         found = [c for c in found if c.departement == departement]
     return [c.to_dict() for c in found[:limit]]

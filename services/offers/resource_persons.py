@@ -14,7 +14,7 @@ from services.common.errors import InvalidInput, NotFound
 from services.common.events import make_event
 from services.common.identifiers import rpps_error, same_person_name
 from services.common.outbox import record, utcnow
-from services.offers import lifecycle
+from services.offers import access
 from services.offers.fhir import mapping
 from services.offers.models import Offer, Outbox, Professional, ResourcePerson
 
@@ -40,7 +40,7 @@ def view(person: ResourcePerson, audience: str) -> dict:
            "starts_on": person.starts_on.isoformat(),
            "ends_on": person.ends_on.isoformat() if person.ends_on else None, "rpps": person.rpps,
            "contact_visibility": person.contact_visibility}
-    if person.contact_visibility == "public" or audience != lifecycle.PUBLIC:
+    if person.contact_visibility == "public" or audience != access.PUBLIC:
         out["phone"], out["email"] = person.phone, person.email
     else:
         out["phone"] = out["email"] = None
@@ -58,14 +58,14 @@ def current(session: Session, offer_id: int, today: date | None = None) -> list[
 def for_sheet(session: Session, offer: Offer, audience: str, today: date | None = None) -> list[dict]:
     today = today or date.today()
     people = current(session, offer.id, today)
-    if audience not in (lifecycle.OWNER, lifecycle.TEAM):
+    if audience not in (access.OWNER, access.TEAM):
         people = [p for p in people if p.starts_on <= today]
     return [view(p, audience) for p in people]
 
 
 def add(session: Session, offer: Offer, data: dict, actor: Actor, today: date | None = None) -> ResourcePerson:
     """`data` is ResourcePersonSchema-validated; the caller is an editor of the offer."""
-    lifecycle.require_editor(session, actor, offer)
+    access.require_editor(session, actor, offer)
     today = today or date.today()
     if data.get("ends_on") and data["ends_on"] < today:
         raise InvalidInput("La période est déjà terminée", {"ends_on": "in the past"})
@@ -80,12 +80,12 @@ def add(session: Session, offer: Offer, data: dict, actor: Actor, today: date | 
 
 
 def remove(session: Session, offer: Offer, person_id: int, actor: Actor) -> dict:
-    lifecycle.require_editor(session, actor, offer)
+    access.require_editor(session, actor, offer)
     person = session.scalar(select(ResourcePerson).where(ResourcePerson.id == person_id,
                                                          ResourcePerson.offer_id == offer.id))
     if person is None:
         raise NotFound("Personne ressource inconnue", {"resource_person_id": person_id})
-    removed = view(person, lifecycle.OWNER)
+    removed = view(person, access.OWNER)
     session.delete(person)
     record(session, Outbox, make_event("offers.resource_person_removed", offer.region, actor.username,
                                        offer_id=offer.id, resource_person_id=person_id, reason="removed"))

@@ -11,7 +11,7 @@ from services.common.actor import Actor
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, RorError, from_marshmallow
 from services.common.regions import get_region
-from services.offers import lifecycle, resource_persons
+from services.offers import access, resource_persons, views
 
 log = logging.getLogger(__name__)
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -81,9 +81,9 @@ class ResourcePersonsRpc:
     @rpc
     def list_resource_persons(self, region: str, offer_id: int, actor: dict | None = None) -> list[dict]:
         who = self._who(region, actor)
-        offer = lifecycle.load_offer(self.db, region, int(offer_id))
-        audience = lifecycle.audience(self.db, who, offer)
-        lifecycle.view(offer, audience)  # 404 when this audience may not see the offer at all
+        offer = access.load_offer(self.db, region, int(offer_id))
+        audience = access.audience(self.db, who, offer)
+        views.view(offer, audience)  # 404 when this audience may not see the offer at all
         return resource_persons.for_sheet(self.db, offer, audience)
 
     @rpc
@@ -93,15 +93,15 @@ class ResourcePersonsRpc:
             payload = ResourcePersonSchema().load(data or {})
         except ValidationError as err:
             raise from_marshmallow(err) from err
-        offer = lifecycle.load_offer(self.db, region, int(offer_id), for_update=True)
+        offer = access.load_offer(self.db, region, int(offer_id), for_update=True)
         person = resource_persons.add(self.db, offer, payload, who)
         self.db.commit()
-        return resource_persons.view(person, lifecycle.OWNER)
+        return resource_persons.view(person, access.OWNER)
 
     @rpc
     def remove_resource_person(self, region: str, offer_id: int, person_id: int, actor: dict) -> dict:
         who = self._who(region, actor)
-        offer = lifecycle.load_offer(self.db, region, int(offer_id), for_update=True)
+        offer = access.load_offer(self.db, region, int(offer_id), for_update=True)
         removed = resource_persons.remove(self.db, offer, int(person_id), who)
         self.db.commit()
         return removed

@@ -9,7 +9,7 @@ from services.common.actor import Actor
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, RorError
 from services.common.regions import get_region
-from services.offers import lifecycle
+from services.offers import access
 from services.offers.search import export, query, repertoire
 
 rpc = nameko_rpc(expected_exceptions=RorError)
@@ -26,7 +26,7 @@ def _caller(actor: dict | None, region: str) -> Actor | None:
 
 def _audience(actor: dict | None, region: str) -> str:
     """Anonymous callers get the public view; logged-in users of the region the professional one."""
-    return lifecycle.PUBLIC if _caller(actor, region) is None else lifecycle.PROFESSIONAL
+    return access.PUBLIC if _caller(actor, region) is None else access.PROFESSIONAL
 
 
 def _subject(actor: dict | None, region: str) -> str:

@@ -1,7 +1,7 @@
 """Offers: reference data, structures, the six-step description path and publication.
 
 Thin nameko entrypoints: each RPC opens the worker's session, calls the plain modules (reference,
-steps, lifecycle, directory, pdf) and commits; the outbox relay publishes the events after the worker.
+steps, access, lifecycle, views, directory, pdf) and commits; the outbox relay publishes the events after the worker.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
 from services.offers import (
+    access,
     directory,
     fhir_rpc,
     lifecycle,
@@ -24,6 +25,7 @@ from services.offers import (
     resource_persons,
     resource_persons_rpc,
     search_rpc,
+    views,
 )
 from services.offers.dependencies import NationalPushRelay
 from services.offers.models import Offer, Outbox
@@ -55,15 +57,17 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc,
                     resource_persons_rpc.ResourcePersonsRpc):
     name = "offers"
+    capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 
     db = Database()
+    reader = Database(read_only=True)  # read entrypoints: autocommit, read-only connections
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     national = NationalPushRelay()
 
     @rpc
     def health(self):
-        return service_health(self.name, self.db)
+        return service_health(self.name, self.db, self.capabilities)
 
     # ------------------------------------------------------------ reference data
     @rpc
@@ -81,13 +85,13 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     @rpc
     def structures(self, region: str, departement: str | None = None, discipline: str | None = None) -> dict:
         get_region(region)
-        return directory.structure_tree(self.db, region, departement=departement, discipline=discipline)
+        return directory.structure_tree(self.reader, region, departement=departement, discipline=discipline)
 
     @rpc
     def structure_exists(self, region: str, structure_id: int) -> bool:
         """For the accounts service: habilitations are granted on existing structures only."""
         get_region(region)
-        return directory.structure_exists(self.db, region, int(structure_id))
+        return directory.structure_exists(self.reader, region, int(structure_id))
 
     @rpc
     def national_professionals(self, region: str, rpps: str | None = None, profession_code: str | None = None,
@@ -95,7 +99,7 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
         """For the accounts service: professionals of the RPPS import and their generated offers
         (one page in RPPS order; pass the last RPPS as `after_rpps` for the next)."""
         get_region(region)
-        return directory.national_professionals(self.db, region, rpps=rpps, profession_code=profession_code,
+        return directory.national_professionals(self.reader, region, rpps=rpps, profession_code=profession_code,
                                                 after_rpps=after_rpps, limit=int(limit))
 
     @rpc
@@ -111,24 +115,24 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     def list_offers(self, region: str, actor: dict, mine: bool = False, status: str | None = None,
                     limit: int = 50, offset: int = 0) -> dict:
         who = _required_actor(actor, region)
-        return directory.list_offers(self.db, region, who, mine=mine, status=status, limit=limit, offset=offset)
+        return directory.list_offers(self.reader, region, who, mine=mine, status=status, limit=limit, offset=offset)
 
     @rpc
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
-        offer = lifecycle.load_offer(self.db, region, offer_id)
-        audience = lifecycle.audience(self.db, who, offer)
-        return {**lifecycle.view(offer, audience),
-                "resource_persons": resource_persons.for_sheet(self.db, offer, audience)}
+        offer = access.load_offer(self.reader, region, offer_id)
+        audience = access.audience(self.reader, who, offer)
+        return {**views.view(offer, audience),
+                "resource_persons": resource_persons.for_sheet(self.reader, offer, audience)}
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""
         who = _required_actor(actor, region)
-        return who, lifecycle.load_offer(self.db, region, offer_id, for_update=True)
+        return who, access.load_offer(self.db, region, offer_id, for_update=True)
 
     def _committed(self, offer: Offer) -> dict:
         self.db.commit()
-        return lifecycle.view(offer, lifecycle.OWNER)
+        return views.view(offer, access.OWNER)
 
     @rpc
     def save_step(self, region: str, offer_id: int, step: str, data: dict, actor: dict,
@@ -156,7 +160,7 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
         if from_offer_id is None:
             raise InvalidInput("Offre source requise", {"from_offer_id": "missing"})
         who, target = self._locked(region, offer_id, actor)
-        source = lifecycle.load_offer(self.db, region, int(from_offer_id))
+        source = access.load_offer(self.db, region, int(from_offer_id))
         lifecycle.prefill(self.db, target, source, who, if_match)
         return self._committed(target)
 
@@ -164,8 +168,8 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     def pdf(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         """The published sheet as a PDF (base64: the RPC serializer is JSON)."""
         who = _actor(actor, region)
-        offer = lifecycle.load_offer(self.db, region, offer_id)
-        sheet = lifecycle.view(offer, lifecycle.audience(self.db, who, offer))
+        offer = access.load_offer(self.reader, region, offer_id)
+        sheet = views.view(offer, access.audience(self.reader, who, offer))
         if not sheet.get("published"):
             raise InvalidInput("Cette offre n'a pas encore été publiée : pas de fiche à exporter",
                                {"offer_id": "never published"})

@@ -24,8 +24,18 @@ from marshmallow import (
 
 from services.common.errors import Conflict, InvalidInput
 from services.offers import reference
+from services.offers.contracts import (  # noqa: F401  the vocabularies of the contract (re-exported)
+    CHANNELS,
+    DAYS,
+    EMAIL_CHANNELS,
+    PHONE_CHANNELS,
+    REQUIRED,
+    SLOT_KINDS,
+    STEPS,
+    URL_CHANNELS,
+    VISIBILITIES,
+)
 
-STEPS = ("national", "description", "modalities", "contacts", "hours")
 STEP_LABELS = {
     "national": "Informations nationales",
     "description": "Description de l'offre",
@@ -34,30 +44,22 @@ STEP_LABELS = {
     "hours": "Horaires",
 }
 
-REQUIRED = "Champ obligatoire."
 NOT_NULL = "Ce champ ne peut pas être vide."
 UNKNOWN_FIELD = "Champ inconnu."
 
-PHONE_CHANNELS = ("phone", "mobile", "fax")
-EMAIL_CHANNELS = ("email",)
-URL_CHANNELS = ("url_appointment", "url_teleconsultation", "url_teleexpertise", "website")
-CHANNELS = PHONE_CHANNELS + EMAIL_CHANNELS + ("mssante",) + URL_CHANNELS
 CHANNEL_LABELS = {
     "phone": "Téléphone", "mobile": "Téléphone mobile", "fax": "Fax", "email": "Adresse e-mail",
     "mssante": "Boîte de Messagerie Sécurisée de Santé", "url_appointment": "URL/lien vers site de prise de RDV",
     "url_teleconsultation": "URL/lien de téléconsultation", "url_teleexpertise": "URL/lien de téléexpertise",
     "website": "Site internet",
 }
-VISIBILITIES = ("public", "professional")
 MAX_CONTACTS_PER_VISIBILITY = 20
 PUBLIC_CONTACT_REQUIRED = "Au moins un contact à destination des patients est obligatoire"
 PHONE_MESSAGE = ("Numéro de téléphone invalide : 10 chiffres, "
                  "ne pas mettre de points, ni d'espaces (ex. 0102030405)")
 MSSANTE_DOMAIN = "mssante.fr"
 
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_LABELS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-SLOT_KINDS = ("appointment", "walk_in", "home_visit")
 SLOT_KIND_LABELS = {"appointment": "sur rendez-vous", "walk_in": "sans rendez-vous",
                     "home_visit": "visite à domicile / autre structure"}
 ONE_PERIOD_AT_A_TIME = ("Il n'est possible d'ajouter qu'une seule saisie de fermeture temporaire "

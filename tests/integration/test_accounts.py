@@ -7,11 +7,13 @@ create are deleted at the end of the module.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
 from services.accounts.directory import directory_for
-from services.accounts.operations import ROR_ACCOUNT_EXISTS
+from services.accounts.operations.ror_account import ROR_ACCOUNT_EXISTS
 from tests.accounts_support import (
     PASSWORD,
     activate,
@@ -23,14 +25,14 @@ from tests.accounts_support import (
     mails_for,
     verification_link,
 )
-from tests.helpers import password_token, wait_for_mail
+from tests.helpers import demo_rpps, password_token, wait_for_mail
 
 pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
     """Fresh professionals in the national data: {"idf": [rpps, ...], "pdl": [rpps]}."""
-    people = {"idf": [fresh_rpps() for _ in range(8)], "pdl": [fresh_rpps()]}
+    people = {"idf": [fresh_rpps() for _ in range(10)], "pdl": [fresh_rpps()]}
     for region, numbers in people.items():
         import_national(db_url, region, numbers, tmp_path_factory.mktemp("rpps"))
     yield people
@@ -161,7 +163,7 @@ def test_rpps_already_having_an_account_is_409(api, tokens, pool, unique):
 
 def test_issuing_skips_activated_professionals(api, tokens):
     resp = api.post("/api/idf/accounts/activation-codes", token=tokens("idf", "admin"),
-                    json={"rpps": "10101234564"})  # kine.demo, who has an account
+                    json={"rpps": demo_rpps("idf", "kine.demo")})  # who has an account
     assert resp.status_code == 201 and resp.json()["codes"] == []
 
 
@@ -171,7 +173,7 @@ def test_issuing_skips_activated_professionals(api, tokens):
     ("email", "not-an-email", "e-mail"), ("phone", "06.12.34.56.78", "10 chiffres"),
 ])
 def test_invalid_input_is_400_naming_the_field(api, field, value, words):
-    body = {"rpps": "10101234564", "activation_code": "AAAAA-BBBBB", "password": PASSWORD,
+    body = {"rpps": demo_rpps("idf", "kine.demo"), "activation_code": "AAAAA-BBBBB", "password": PASSWORD,
             "email": "x@example.org", field: value}
     resp = api.post("/api/idf/accounts/activate", json=body)
     assert resp.status_code == 400
@@ -242,6 +244,39 @@ def test_habilitation_grant_shows_in_the_next_token_and_revoke_removes_it(api, t
     me = api.get("/api/idf/me", token=token).json()
     assert "structure_editor" not in me["roles"] and me["habilitations"] == []
     assert api.delete(f"/api/idf/habilitations/{hab['id']}", token=admin).status_code == 404
+
+
+def test_a_habilitation_works_on_the_next_request_and_a_revoked_one_stops_within_a_second(
+        api, tokens, pool, unique, unit_of, suite_config):
+    """The gateway caches habilitations (no RPC per request): a grant through it works at once, and a
+    revocation made elsewhere (here straight on the accounts service, as another gateway instance would)
+    reaches it by the accounts.role_revoked event within a second."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    editor, colleague, email = pool(), pool(), f"cache-{unique}@example.org"
+    created(activate(api, editor, issue(api, tokens, editor), email))
+    api.post("/api/idf/accounts/verify-email", json={"token": verification_link(email).split("token=")[1]})
+    token = password_token("idf", editor, PASSWORD)["access_token"]
+    with ClusterRpcProxy(suite_config, timeout=30) as cluster:
+        [person] = cluster.offers.national_professionals("idf", rpps=colleague)
+    offer, unit = person["offer_ids"][0], unit_of(colleague)
+
+    # the colleague's draft is not hers: a professional sees no unpublished offer (and her empty
+    # habilitations are now cached by the gateway)
+    assert api.get(f"/api/idf/offers/{offer}", token=token).status_code == 404
+    granted = api.post("/api/idf/habilitations", token=tokens("idf", "admin"),
+                       json={"username": editor, "role": "structure_editor", "structure_id": unit})
+    assert granted.status_code == 201, granted.text
+    resp = api.get(f"/api/idf/offers/{offer}", token=token)  # same token: habilitations are not in it
+    assert resp.status_code == 200 and resp.json()["audience"] == "owner", resp.text
+
+    admin = {"subject": "test-admin", "username": "admin", "region": "idf", "roles": ["region_admin"]}
+    with ClusterRpcProxy(suite_config, timeout=30) as cluster:
+        cluster.accounts.revoke_habilitation("idf", granted.json()["id"], admin)
+    revoked_at = time.monotonic()
+    while api.get(f"/api/idf/offers/{offer}", token=token).status_code != 404:
+        assert time.monotonic() - revoked_at < 1.0, "the revoked habilitation still works after 1 s"
+        time.sleep(0.05)
 
 
 def test_grant_to_an_unknown_user_or_structure_is_404(api, tokens, unique):

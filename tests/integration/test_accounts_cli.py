@@ -15,6 +15,7 @@ from services.accounts import demo
 from services.accounts.cli import accounts
 from tests.accounts_support import fresh_rpps, import_national
 from tests.conftest import _ensure_vhost
+from tests.helpers import demo_rpps
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +116,7 @@ def test_demo_codes_file_is_idempotent_and_its_codes_work(env, api, tokens, db_u
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     first = rows(path.read_text(encoding="utf-8"))
     assert 1 <= len(first) <= demo.DEMO_LIMIT
-    assert "10101234564" not in {r["rpps"] for r in first}  # kine.demo already has an account
+    assert demo_rpps("idf", "kine.demo") not in {r["rpps"] for r in first}  # kine.demo already has an account
 
     demo.load("idf")
     assert rows(path.read_text(encoding="utf-8")) == first  # reloading keeps the usable codes

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from services.accounts import operations
 from services.accounts.models import (
     Activation,
     ActivationAttempt,
@@ -18,7 +17,16 @@ from services.accounts.models import (
     Habilitation,
     Outbox,
 )
+from services.accounts.operations import (
+    activation,
+    codes,
+    email_verification,
+    habilitations,
+    password_reset,
+    ror_account,
+)
 from services.common.actor import Actor
+from services.common.db import transaction
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -44,6 +52,13 @@ def session(db_url):
     s.close()
 
 
+def run(session, operation, *args, **kwargs):
+    """Call an operation the way its nameko entrypoint does: operations only flush, the entrypoint's
+    `transaction` commits (or rolls back and undoes the Keycloak changes)."""
+    with transaction(session):
+        return operation(session, *args, **kwargs)
+
+
 @pytest.fixture
 def kc():
     return FakeDirectory()
@@ -56,8 +71,7 @@ def person(rpps=None, **over):
 
 
 def issue(session, kc, rpps=None, region="idf", **kw):
-    result = operations.issue_codes(session, region, [person(rpps)], "test", kc, **kw)
-    session.commit()
+    result = run(session, codes.issue_codes, region, [person(rpps)], "test", kc, **kw)
     return result.issued[0]
 
 
@@ -73,7 +87,7 @@ def outbox_events(session, event_type, **match):
 
 def test_activation_uses_the_code_and_records_the_event_with_the_link(session, kc):
     code = issue(session, kc)
-    answer = operations.activate(session, "idf", form(code), kc, PUBLIC)
+    answer = run(session, activation.activate, "idf", form(code), kc, PUBLIC)
     assert answer["username"] == code["rpps"] and answer["email_verified"] is False
     row = session.scalar(select(ActivationCode).where(ActivationCode.rpps == code["rpps"]))
     assert row.used_at is not None and code["code"] not in row.code_hash
@@ -86,32 +100,32 @@ def test_activation_uses_the_code_and_records_the_event_with_the_link(session, k
     assert session.scalar(select(EmailVerification.token_hash).where(
         EmailVerification.subject == user["id"])) != token  # only the hash is kept
 
-    verified = operations.verify_email(session, "idf", token, kc)
+    verified = run(session, email_verification.verify_email, "idf", token, kc)
     assert verified["email_verified"] and kc.users[user["id"]]["requiredActions"] == []
     assert outbox_events(session, "accounts.email_verified", username=code["rpps"])
     with pytest.raises(InvalidInput):  # single use
-        operations.verify_email(session, "idf", token, kc)
+        run(session, email_verification.verify_email, "idf", token, kc)
     with pytest.raises(InvalidInput):  # a token works in its own region only
-        operations.verify_email(session, "pdl", token, kc)
+        run(session, email_verification.verify_email, "pdl", token, kc)
 
 
 def test_an_expired_link_is_refused(session, kc):
     code = issue(session, kc)
-    operations.activate(session, "idf", form(code), kc, PUBLIC)
+    run(session, activation.activate, "idf", form(code), kc, PUBLIC)
     token = outbox_events(session, "accounts.activated", username=code["rpps"])[0]["verification_url"].split("=")[1]
     with pytest.raises(InvalidInput):
-        operations.verify_email(session, "idf", token, kc, now=utcnow() + timedelta(days=8))
+        run(session, email_verification.verify_email, "idf", token, kc, now=utcnow() + timedelta(days=8))
 
 
 def test_keycloak_down_stores_nothing_and_the_code_stays_usable(session, kc):
     code = issue(session, kc)
     kc.fail_create = Unavailable("down")
     with pytest.raises(Unavailable):
-        operations.activate(session, "idf", form(code), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(code), kc, PUBLIC)
     assert session.scalar(select(ActivationCode.used_at).where(ActivationCode.rpps == code["rpps"])) is None
     assert session.scalar(select(Activation.id).where(Activation.rpps == code["rpps"])) is None
     assert not outbox_events(session, "accounts.activated", username=code["rpps"])
-    operations.activate(session, "idf", form(code), kc, PUBLIC)  # the same code then works
+    run(session, activation.activate, "idf", form(code), kc, PUBLIC)  # the same code then works
 
 
 def test_a_failed_commit_deletes_the_keycloak_user(session, kc, monkeypatch):
@@ -122,26 +136,26 @@ def test_a_failed_commit_deletes_the_keycloak_user(session, kc, monkeypatch):
 
     monkeypatch.setattr(session, "commit", broken_commit)
     with pytest.raises(OperationalError):
-        operations.activate(session, "idf", form(code), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(code), kc, PUBLIC)
     monkeypatch.undo()
     assert kc.deleted and kc.find_by_username(code["rpps"]) is None
     assert session.scalar(select(ActivationCode.used_at).where(ActivationCode.rpps == code["rpps"])) is None
-    operations.activate(session, "idf", form(code), kc, PUBLIC)
+    run(session, activation.activate, "idf", form(code), kc, PUBLIC)
 
 
 def test_five_wrong_codes_in_an_hour_block_even_the_right_one(session, kc):
     code = issue(session, kc)
     for _ in range(5):
         with pytest.raises(InvalidInput) as err:
-            operations.activate(session, "idf", form(code, activation_code="AAAAA-BBBBB"), kc, PUBLIC)
-        assert err.value.message == operations.INVALID_CODE
+            run(session, activation.activate, "idf", form(code, activation_code="AAAAA-BBBBB"), kc, PUBLIC)
+        assert err.value.message == activation.INVALID_CODE
     with pytest.raises(TooManyRequests) as err:
-        operations.activate(session, "idf", form(code), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(code), kc, PUBLIC)
     assert 3000 < err.value.fields["retry_after"] <= 3601
     assert session.scalar(select(func.count()).select_from(ActivationAttempt).where(
         ActivationAttempt.rpps == code["rpps"], ActivationAttempt.succeeded.is_(False))) == 5
     # an hour later the right code works
-    operations.activate(session, "idf", form(code), kc, PUBLIC, now=utcnow() + timedelta(minutes=61))
+    run(session, activation.activate, "idf", form(code), kc, PUBLIC, now=utcnow() + timedelta(minutes=61))
 
 
 def test_unknown_rpps_and_wrong_code_look_the_same(session, kc):
@@ -149,52 +163,52 @@ def test_unknown_rpps_and_wrong_code_look_the_same(session, kc):
     errors = []
     for rpps, value in ((fresh_rpps(), code["code"]), (code["rpps"], "AAAAA-BBBBB")):
         with pytest.raises(InvalidInput) as err:
-            operations.activate(session, "idf", form(code, rpps=rpps, activation_code=value), kc, PUBLIC)
+            run(session, activation.activate, "idf", form(code, rpps=rpps, activation_code=value), kc, PUBLIC)
         errors.append(err.value.to_dict())
     assert errors[0] == errors[1]
 
 
 def test_used_expired_and_replaced_codes_are_refused(session, kc):
     used = issue(session, kc)
-    operations.activate(session, "idf", form(used), kc, PUBLIC)
+    run(session, activation.activate, "idf", form(used), kc, PUBLIC)
     kc.users.clear()  # even if the Keycloak user were gone, a used code never works again
     with pytest.raises(InvalidInput):
-        operations.activate(session, "idf", form(used, email="other@example.org"), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(used, email="other@example.org"), kc, PUBLIC)
 
     expiring = issue(session, kc, days=1)
     with pytest.raises(InvalidInput):
-        operations.activate(session, "idf", form(expiring), kc, PUBLIC, now=utcnow() + timedelta(days=2))
+        run(session, activation.activate, "idf", form(expiring), kc, PUBLIC, now=utcnow() + timedelta(days=2))
 
     first = issue(session, kc)
     second = issue(session, kc, rpps=first["rpps"])  # a new letter replaces the first code
     with pytest.raises(InvalidInput):
-        operations.activate(session, "idf", form(first), kc, PUBLIC)
-    operations.activate(session, "idf", form(second), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(first), kc, PUBLIC)
+    run(session, activation.activate, "idf", form(second), kc, PUBLIC)
 
 
 def test_codes_are_per_region(session, kc):
     code = issue(session, kc, region="pdl")
     with pytest.raises(InvalidInput):
-        operations.activate(session, "idf", form(code), kc, PUBLIC)
-    operations.activate(session, "pdl", form(code), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(code), kc, PUBLIC)
+    run(session, activation.activate, "pdl", form(code), kc, PUBLIC)
 
 
 def test_an_rpps_with_an_account_gets_409_only_with_a_valid_code(session, kc):
     code = issue(session, kc)
     kc.add_user("someone.else", rpps=code["rpps"])  # e.g. created by a first e-CPS login
     with pytest.raises(InvalidInput):
-        operations.activate(session, "idf", form(code, activation_code="AAAAA-BBBBB"), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(code, activation_code="AAAAA-BBBBB"), kc, PUBLIC)
     with pytest.raises(Conflict):
-        operations.activate(session, "idf", form(code), kc, PUBLIC)
+        run(session, activation.activate, "idf", form(code), kc, PUBLIC)
     assert session.scalar(select(ActivationCode.used_at).where(ActivationCode.rpps == code["rpps"])) is None
 
 
 def test_issuing_skips_activated_professionals_and_bad_numbers(session, kc):
     done = issue(session, kc)
-    operations.activate(session, "idf", form(done), kc, PUBLIC)
+    run(session, activation.activate, "idf", form(done), kc, PUBLIC)
     demo = fresh_rpps()
     kc.add_user("kine.other", rpps=demo)
-    result = operations.issue_codes(session, "idf", [person(done["rpps"]), person(demo), person("12345678901"),
+    result = codes.issue_codes(session, "idf", [person(done["rpps"]), person(demo), person("12345678901"),
                                                     {"rpps": "1"}], "test", kc)
     assert result.issued == []
     assert [s["reason"] for s in result.skipped][:2] == ["already activated", "already activated"]
@@ -203,9 +217,9 @@ def test_issuing_skips_activated_professionals_and_bad_numbers(session, kc):
 
 def test_live_code_matches_only_the_usable_code(session, kc):
     code = issue(session, kc)
-    assert operations.live_code_matches(session, "idf", code["rpps"], code["code"])
-    assert not operations.live_code_matches(session, "idf", code["rpps"], "AAAAA-BBBBB")
-    assert not operations.live_code_matches(session, "pdl", code["rpps"], code["code"])
+    assert codes.live_code_matches(session, "idf", code["rpps"], code["code"])
+    assert not codes.live_code_matches(session, "idf", code["rpps"], "AAAAA-BBBBB")
+    assert not codes.live_code_matches(session, "pdl", code["rpps"], code["code"])
 
 
 # --------------------------------------------------------------------------- ROR account
@@ -218,20 +232,20 @@ def actor(region="idf", rpps=None, roles=("professional",), username=None, subje
 def test_ror_account_is_created_once_per_rpps(session):
     calls = []
     me = actor(rpps=fresh_rpps())
-    created = operations.create_ror_account(session, me, lambda *a: calls.append(a) or [11, 12])
+    created = run(session, ror_account.create_ror_account, me, lambda *a: calls.append(a) or [11, 12])
     assert created["offer_ids"] == [11, 12] and calls == [("idf", me.rpps, me.subject, me.username)]
     assert outbox_events(session, "accounts.ror_account_created", rpps=me.rpps)
     for again in (me, actor(rpps=me.rpps)):  # same person, or another identity with the same RPPS
         with pytest.raises(Conflict) as err:
-            operations.create_ror_account(session, again, lambda *a: [])
-        assert err.value.message == operations.ROR_ACCOUNT_EXISTS
-    operations.create_ror_account(session, actor(region="pdl", rpps=me.rpps), lambda *a: [])  # other region
-    assert operations.profile(session, "idf", me.subject)["ror_account"]["offer_ids"] == [11, 12]
+            run(session, ror_account.create_ror_account, again, lambda *a: [])
+        assert err.value.message == ror_account.ROR_ACCOUNT_EXISTS
+    run(session, ror_account.create_ror_account, actor(region="pdl", rpps=me.rpps), lambda *a: [])  # other region
+    assert ror_account.profile(session, "idf", me.subject)["ror_account"]["offer_ids"] == [11, 12]
 
 
 def test_ror_account_needs_an_rpps(session):
     with pytest.raises(InvalidInput) as err:
-        operations.create_ror_account(session, actor(rpps=None), lambda *a: [])
+        run(session, ror_account.create_ror_account, actor(rpps=None), lambda *a: [])
     assert "rpps" in err.value.fields
 
 
@@ -241,9 +255,8 @@ ADMIN = Actor(subject="admin-sub", username="admin", region="idf", roles=frozens
 
 
 def grant(session, kc, username, role="directeur", structure_id=1, region="idf", exists=None):
-    return operations.grant_habilitation(session, region, {"username": username, "role": role,
-                                                           "structure_id": structure_id},
-                                         ADMIN, kc, exists)
+    return run(session, habilitations.grant_habilitation, region,
+               {"username": username, "role": role, "structure_id": structure_id}, ADMIN, kc, exists)
 
 
 def test_grant_and_revoke_manage_the_realm_role(session, kc):
@@ -254,24 +267,37 @@ def test_grant_and_revoke_manage_the_realm_role(session, kc):
     assert kc.has_realm_role(uid, "directeur")
     with pytest.raises(Conflict):
         grant(session, kc, name, structure_id=101)
-    assert {(h["role"], h["structure_id"]) for h in operations.habilitation_pairs(session, "idf", uid)} == {
+    assert {(h["role"], h["structure_id"]) for h in habilitations.habilitation_pairs(session, "idf", uid)} == {
         ("directeur", 101), ("directeur", 102)}
-    assert [h["id"] for h in operations.list_habilitations(session, "idf", name)] == [first["id"], second["id"]]
-    assert operations.list_habilitations(session, "pdl", name) == []
+    assert [h["id"] for h in habilitations.list_habilitations(session, "idf", name)] == [first["id"], second["id"]]
+    assert habilitations.list_habilitations(session, "pdl", name) == []
     with pytest.raises(NotFound):  # another region cannot touch it
-        operations.revoke_habilitation(session, "pdl", first["id"], ADMIN, kc)
-    operations.revoke_habilitation(session, "idf", first["id"], ADMIN, kc)
+        run(session, habilitations.revoke_habilitation, "pdl", first["id"], ADMIN, kc)
+    run(session, habilitations.revoke_habilitation, "idf", first["id"], ADMIN, kc)
     assert kc.has_realm_role(uid, "directeur")  # still directeur of 102
-    operations.revoke_habilitation(session, "idf", second["id"], ADMIN, kc)
+    run(session, habilitations.revoke_habilitation, "idf", second["id"], ADMIN, kc)
     assert not kc.has_realm_role(uid, "directeur")
     assert outbox_events(session, "accounts.role_revoked", habilitation_id=second["id"])
+
+
+def test_a_failed_commit_gives_back_the_realm_role_a_revocation_removed(session, kc, monkeypatch):
+    name = f"u{fresh_rpps()}"
+    uid = kc.add_user(name)
+    h = grant(session, kc, name, structure_id=9)
+    monkeypatch.setattr(session, "commit", lambda: (_ for _ in ()).throw(
+        OperationalError("COMMIT", {}, Exception("database went away"))))
+    with pytest.raises(OperationalError):
+        run(session, habilitations.revoke_habilitation, "idf", h["id"], ADMIN, kc)
+    monkeypatch.undo()
+    assert kc.has_realm_role(uid, "directeur")  # compensation: Keycloak agrees with the kept habilitation
+    assert [x["id"] for x in habilitations.list_habilitations(session, "idf", name)] == [h["id"]]
 
 
 def test_a_role_from_the_realm_is_not_removed_with_the_last_habilitation(session, kc):
     name = f"u{fresh_rpps()}"
     uid = kc.add_user(name, roles={"directeur"})
     h = grant(session, kc, name, structure_id=7)
-    operations.revoke_habilitation(session, "idf", h["id"], ADMIN, kc)
+    run(session, habilitations.revoke_habilitation, "idf", h["id"], ADMIN, kc)
     assert kc.has_realm_role(uid, "directeur")
 
 
@@ -291,22 +317,22 @@ def test_support_reset_is_for_support_and_admins(kc):
     kc.add_user("someone", email="someone@example.org")
     validator = Actor(subject="v", username="validateur", region="idf", roles=frozenset({"regional_validator"}))
     with pytest.raises(Forbidden):
-        operations.support_password_reset("idf", "someone", validator, kc)
+        password_reset.support_password_reset("idf", "someone", validator, kc)
     with pytest.raises(NotFound):
-        operations.support_password_reset("idf", "nobody", ADMIN, kc)
-    operations.support_password_reset("idf", "someone", ADMIN, kc)
+        password_reset.support_password_reset("idf", "nobody", ADMIN, kc)
+    password_reset.support_password_reset("idf", "someone", ADMIN, kc)
     assert len(kc.resets) == 1
-    assert operations.request_password_reset("idf", "someone@example.org", kc) is True
-    assert operations.request_password_reset("idf", "nobody@example.org", kc) is False
+    assert password_reset.request_password_reset("idf", "someone@example.org", kc) is True
+    assert password_reset.request_password_reset("idf", "nobody@example.org", kc) is False
 
 
 def test_an_account_deleted_in_keycloak_can_be_activated_again_with_a_new_letter(session, kc):
     code = issue(session, kc)
-    operations.activate(session, "idf", form(code), kc, PUBLIC)
-    assert operations.issue_codes(session, "idf", [person(code["rpps"])], "test", kc).issued == []
+    run(session, activation.activate, "idf", form(code), kc, PUBLIC)
+    assert codes.issue_codes(session, "idf", [person(code["rpps"])], "test", kc).issued == []
     kc.users.clear()  # support deleted the account
     again = issue(session, kc, rpps=code["rpps"])
-    operations.activate(session, "idf", form(again, email="new@example.org"), kc, PUBLIC)
+    run(session, activation.activate, "idf", form(again, email="new@example.org"), kc, PUBLIC)
     [row] = session.scalars(select(Activation).where(Activation.region == "idf",
                                                      Activation.rpps == code["rpps"])).all()
     assert row.email == "new@example.org"

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from gateway.service import GatewayService
 from services.common.events import make_event
 from services.notifications.service import NotificationsService
-from tests.conftest import _ensure_vhost
+from tests.conftest import TEST_VHOST, _ensure_vhost
 from tests.helpers import wait_for_mail
 
 pytestmark = pytest.mark.integration
@@ -25,13 +25,20 @@ def test_health_lists_every_service_and_component(api):
     assert resp.status_code == 200, body
     assert body["status"] == "ok"
     assert set(body["components"]) == COMPONENTS
-    assert all(c["status"] == "ok" for c in body["components"].values())
+    components = body["components"]
+    # a service reports what it does; one with no capability yet is "empty", never "ok", and not down
+    for name in ("accounts", "offers", "notifications"):
+        assert components[name]["status"] == "ok" and components[name]["capabilities"], components[name]
+    for name in ("dossiers", "anomalies"):
+        assert components[name]["status"] == ("ok" if components[name]["capabilities"] else "empty")
+    assert all(components[n]["status"] == "ok" for n in ("rabbitmq", "postgresql", "keycloak"))
+    assert body["down"] == []
 
 
 def test_health_is_503_naming_the_services_that_are_down(suite_config):
     """A gateway alone on an empty vhost: no service answers, /health says which."""
-    _ensure_vhost("ror_test_empty")
-    config = dict(suite_config, AMQP_URI=suite_config["AMQP_URI"].rsplit("/", 1)[0] + "/ror_test_empty",
+    _ensure_vhost(f"{TEST_VHOST}_empty")  # derived from the run's vhost: parallel runs do not share it
+    config = dict(suite_config, AMQP_URI=suite_config["AMQP_URI"].rsplit("/", 1)[0] + f"/{TEST_VHOST}_empty",
                   WEB_SERVER_ADDRESS="127.0.0.1:8002")
     container = ServiceContainer(GatewayService, config)
     container.start()
@@ -113,8 +120,8 @@ def test_an_event_published_while_its_consumer_is_down_is_handled_when_it_comes_
     (On a vhost of its own, so the suite's notifications service does not take the event.)"""
     import time
 
-    _ensure_vhost("ror_test_restart")
-    config = dict(suite_config, AMQP_URI=suite_config["AMQP_URI"].rsplit("/", 1)[0] + "/ror_test_restart")
+    _ensure_vhost(f"{TEST_VHOST}_restart")  # derived from the run's vhost: parallel runs do not share it
+    config = dict(suite_config, AMQP_URI=suite_config["AMQP_URI"].rsplit("/", 1)[0] + f"/{TEST_VHOST}_restart")
     first = ServiceContainer(NotificationsService, config)
     first.start()  # declares its durable queue, as a deployed service did once
     first.stop()

@@ -18,6 +18,7 @@ from services.offers.importers.finess import import_finess
 from services.offers.importers.rpps import format_header, format_line, import_rpps
 from services.offers.importers.validation import luhn_complete
 from services.offers.models import Offer, Professional, Structure
+from tests.helpers import demo_rpps
 
 pytestmark = pytest.mark.integration
 
@@ -217,16 +218,16 @@ def test_finess_import_is_idempotent_and_converts_coordinates(db_url, db_session
 # -- demo ----------------------------------------------------------------------------------------------
 
 def test_demo_load_is_idempotent(db_url, db_session):
-    from services.offers.demo import DEMO, load
+    from services.offers.demo import load
 
     load("idf", db_url)
     again = load("idf", db_url)
     assert "0 créées, 0 mises à jour" in again and "demo rows created 0, updated 0" in again
     assert "WARNING" not in again
     db_session.expire_all()
-    kine = offer_of(db_session, DEMO["idf"].accounts["kine.demo"])
+    kine = offer_of(db_session, demo_rpps("idf", "kine.demo"))
     assert kine.name == "Consultation kinésithérapie DUBOIS Julien" and kine.commune_insee == "78361"
-    sf = offer_of(db_session, DEMO["idf"].accounts["sf.demo"])
+    sf = offer_of(db_session, demo_rpps("idf", "sf.demo"))
     assert sf.name == "Consultation sage femme LEFÈVRE Claire" and sf.commune_insee == "78401"
 
 
@@ -298,3 +299,21 @@ def test_finess_decoded_csv_without_its_key_columns_is_refused(tmp_path, db_url)
     path = write(tmp_path / "finess-bad.csv", ["nofinesset;nofinessej;coordx;coordy", "780000287;780110078;1;2"])
     with pytest.raises(ImportFileError, match="rs, departement"):
         import_finess(path, "idf", db_url, progress=False)
+
+
+def test_a_row_missing_or_misnaming_a_column_is_refused_before_anything_is_written(db_url, numbers):
+    """Rows are keyed by column name: a forgotten or misspelt column fails the batch loudly."""
+    from services.offers.importers.store import PROFESSIONAL, Store
+
+    store = Store("idf", db_url)
+    try:
+        row = {c: None for c in PROFESSIONAL.columns if c != "region"}
+        row.update(rpps=numbers("rpps"), id_type="8", last_name="X")
+        misspelt = {("lastname" if k == "last_name" else k): v for k, v in row.items()}
+        with pytest.raises(ValueError, match="expected"):
+            store.upsert_professionals([misspelt])
+        with pytest.raises(ValueError, match="expected"):
+            store.upsert_professionals([{k: v for k, v in row.items() if k != "civility"}])
+    finally:
+        store.rollback()
+        store.close()

@@ -150,6 +150,48 @@ def temp_user(roles: list[str], otp: bool = False, email_verified: bool = True) 
             "firstName": "Test", "lastName": "Utilisateur", "credentials": creds, "realmRoles": roles}
 
 
+class Professional(NamedTuple):
+    rpps: str
+    national_id: str            # username in the psc realm (8 + RPPS)
+    username: str | None        # in the regional realm, None when the professional has no account there
+    user_id: str | None
+
+
+@pytest.fixture
+def professionals(admin):
+    """Fresh professionals known to Pro Santé Connect (a user of the psc realm), with or without an
+    account in a regional realm, removed afterwards: e-CPS logins write to the users they link
+    (federated identity, psc_* attributes), so the tests never use the demo users for them."""
+    made: list[tuple[str, str]] = []  # (realm, rpps)
+
+    def make(realm: str | None = None) -> Professional:
+        base = f"18{secrets.randbelow(10**8):08d}"
+        rpps = base + luhn_check_digit(base)
+        national_id = pki.national_id(rpps)
+        admin.import_user("psc", {
+            "username": national_id, "enabled": True, "emailVerified": True,
+            "email": f"psc-{rpps}@test.ror.local", "firstName": "Test", "lastName": "Professionnel",
+            "attributes": {"national_id": [national_id], "rpps": [rpps], "SubjectRefPro": [json.dumps({
+                "codeCivilite": "M", "exercices": [{"codeProfession": "70", "codeCategorieProfessionnelle": "C",
+                                                    "nomDexercice": "PROFESSIONNEL", "prenomDexercice": "Test",
+                                                    "activities": []}]})]},
+            "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}]})
+        made.append(("psc", rpps))
+        username = user_id = None
+        if realm:
+            user = temp_user(["professional"])
+            user["attributes"] = {"rpps": [rpps]}
+            username, user_id = user["username"], admin.import_user(realm, user)
+        for regional in ("ror-idf", "ror-pdl"):  # e-CPS logins may create users there too
+            made.append((regional, rpps))
+        return Professional(rpps, national_id, username, user_id)
+
+    yield make
+    for realm, rpps in made:
+        for user in admin.users_with_rpps(realm, rpps):
+            admin.delete_user(realm, user["id"])
+
+
 class Browser:
     """A browser-like HTTP client: follows redirects one by one, keeps cookies, reads forms.
 
@@ -329,9 +371,15 @@ def test_demo_professionals_have_distinct_rpps_per_region():
     assert demo_rpps("ror-idf", "sf.demo") != demo_rpps("ror-pdl", "sf.demo")
 
 
-def test_wrong_password_is_refused():
-    body = assert_refused(direct_grant("ror-idf", "kine.demo", password="Wrong-Password1"))
-    assert body["error"] == "invalid_grant"
+def test_wrong_password_is_refused(admin):
+    # a fresh user: failed logins count towards the realm's brute-force lockout of that user
+    user = temp_user(["professional"])
+    user_id = admin.import_user("ror-idf", user)
+    try:
+        body = assert_refused(direct_grant("ror-idf", user["username"], password="Wrong-Password1"))
+        assert body["error"] == "invalid_grant"
+    finally:
+        admin.delete_user("ror-idf", user_id)
 
 
 def test_login_by_email_is_allowed():
@@ -356,11 +404,25 @@ def test_unverified_email_is_refused_with_a_clear_message(admin):
 
 @pytest.mark.parametrize("username,role", [("admin", "region_admin"), ("cpts.directeur", "directeur"),
                                            ("validateur", "regional_validator"), ("support", "support_agent")])
-def test_privileged_roles_need_a_totp(username, role):
-    body = assert_refused(direct_grant("ror-idf", username))
-    assert body["error"] == "invalid_grant"
-    assert_refused(direct_grant("ror-idf", username, totp="000000" if totp_now() != "000000" else "111111"))
-
+def test_privileged_roles_need_a_totp(admin, username, role):
+    # Refusals are played on a fresh user with the role (they count towards the brute-force lockout of
+    # the user, which must never hit the demo users a running suite relies on) ...
+    user = temp_user([role], otp=True)
+    user_id = admin.import_user("ror-idf", user)
+    try:
+        body = assert_refused(direct_grant("ror-idf", user["username"]))
+        assert body["error"] == "invalid_grant"
+        wrong = "000000" if totp_now() != "000000" else "111111"
+        assert_refused(direct_grant("ror-idf", user["username"], totp=wrong))
+        resp = direct_grant("ror-idf", user["username"], totp=totp_now())
+        assert resp.status_code == 200, resp.text
+        assert role in claims_of(resp.json()["access_token"], "ror-idf")["realm_access"]["roles"]
+    finally:
+        admin.delete_user("ror-idf", user_id)
+    # ... and the demo user of that role has its OTP and logs in with it.
+    demo = admin.user("ror-idf", username)
+    credentials = admin.call("GET", f"ror-idf/users/{demo['id']}/credentials").json()
+    assert "otp" in {c["type"] for c in credentials}
     resp = direct_grant("ror-idf", username, totp=totp_now())
     assert resp.status_code == 200, resp.text
     claims = claims_of(resp.json()["access_token"], "ror-idf")
@@ -505,37 +567,31 @@ def test_https_without_certificate_still_serves_password_logins():
 # ---- (d) e-CPS through Pro Santé Connect (realm psc) -------------------------------------------
 
 
-def test_ecps_login_links_the_existing_user_by_rpps(admin):
-    realm, rpps = "ror-idf", demo_rpps("ror-idf")
-    national_id = pki.national_id(rpps)
-    kine = admin.user(realm, "kine.demo")
-    # Start from an unlinked user so that the first broker login flow runs every time.
-    admin.call("DELETE", f"{realm}/users/{kine['id']}/federated-identity/psc", expect=(204, 404))
-    kine["attributes"].pop("psc_acr", None)
-    admin.call("PUT", f"{realm}/users/{kine['id']}", json=kine)
-    users_before = admin.count(realm)
+def test_ecps_login_links_the_existing_user_by_rpps(admin, professionals):
+    realm = "ror-idf"
+    pro = professionals(realm)  # has an account (e.g. activated with a letter), never linked to PSC
+    rpps, national_id = pro.rpps, pro.national_id
 
     tokens, browser = ecps_login(realm, national_id)
 
     claims = claims_of(tokens["access_token"], realm)
-    assert claims["rpps"] == rpps and claims["preferred_username"] == "kine.demo", claims
+    assert claims["rpps"] == rpps and claims["preferred_username"] == pro.username, claims
     assert claims["azp"] == "ror-gateway" and "professional" in claims["realm_access"]["roles"]
     assert any("first-broker-login" in step for step in browser.trail), browser.trail
     # the acr check of the post broker login flow also runs after a first broker login
     assert any("/login-actions/post-broker-login" in step for step in browser.trail), browser.trail
-    # no second user: the PSC identity is linked to kine.demo
-    assert admin.count(realm) == users_before
-    assert [u["username"] for u in admin.users_with_rpps(realm, rpps)] == ["kine.demo"]
-    links = admin.call("GET", f"{realm}/users/{kine['id']}/federated-identity").json()
+    # no second user: the PSC identity is linked to the existing one
+    assert [u["username"] for u in admin.users_with_rpps(realm, rpps)] == [pro.username]
+    links = admin.call("GET", f"{realm}/users/{pro.user_id}/federated-identity").json()
     assert [(link["identityProvider"], link["userName"]) for link in links] == [("psc", national_id)]
     # what the psc id token carried, imported by the identity provider mappers
-    attributes = admin.user(realm, "kine.demo")["attributes"]
+    attributes = admin.user(realm, pro.username)["attributes"]
     assert attributes["psc_acr"] == ["eidas1"]
     assert attributes["psc_national_id"] == [national_id]
 
     # second login: already linked, no first broker login
     tokens, browser = ecps_login(realm, national_id)
-    assert claims_of(tokens["access_token"], realm)["preferred_username"] == "kine.demo"
+    assert claims_of(tokens["access_token"], realm)["preferred_username"] == pro.username
     assert not any("first-broker-login" in step for step in browser.trail), browser.trail
     assert any("/login-actions/post-broker-login" in step for step in browser.trail), browser.trail
 
@@ -578,48 +634,30 @@ def test_psc_issues_another_acr_to_the_test_client_without_eidas1():
         assert id_token["SubjectNameID"] == national_id
 
 
-def test_ecps_login_without_eidas1_is_refused_at_the_first_broker_login(admin):
+def test_ecps_login_without_eidas1_is_refused_at_the_first_broker_login(admin, professionals):
     """Refused before linking or creating anybody: neither the existing user nor an unknown professional."""
     realm = "ror-idf"
-    kine = admin.user(realm, "kine.demo")
-    unknown_rpps = demo_rpps("ror-pdl")  # a PDL professional, no account in ror-idf
-    for user in admin.users_with_rpps(realm, unknown_rpps):  # left over by an interrupted run
-        admin.delete_user(realm, user["id"])
-    admin.call("DELETE", f"{realm}/users/{kine['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
-    users_before = admin.count(realm)
-    try:
-        for rpps in (demo_rpps(realm), unknown_rpps):
-            page, browser = ecps_login_without_eidas1(realm, pki.national_id(rpps))
-            assert_acr_refused(page, browser, "first-broker-login")
+    existing, unknown = professionals(realm), professionals()  # the second has no account in ror-idf
+    for pro in (existing, unknown):
+        page, browser = ecps_login_without_eidas1(realm, pro.national_id)
+        assert_acr_refused(page, browser, "first-broker-login")
 
-        assert admin.count(realm) == users_before
-        assert admin.users_with_rpps(realm, unknown_rpps) == []
-        links = admin.call("GET", f"{realm}/users/{kine['id']}/federated-identity").json()
-        assert "psc-no-eidas" not in [link["identityProvider"] for link in links]
-    finally:  # what a regression would have left (the other e-CPS tests expect kine.demo linked to psc only)
-        admin.call("DELETE", f"{realm}/users/{kine['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
-        for user in admin.users_with_rpps(realm, unknown_rpps):
-            admin.delete_user(realm, user["id"])
+    assert admin.users_with_rpps(realm, unknown.rpps) == []
+    assert [u["username"] for u in admin.users_with_rpps(realm, existing.rpps)] == [existing.username]
+    links = admin.call("GET", f"{realm}/users/{existing.user_id}/federated-identity").json()
+    assert links == []
 
 
-def test_ecps_login_without_eidas1_is_refused_at_every_later_login(admin):
+def test_ecps_login_without_eidas1_is_refused_at_every_later_login(admin, professionals):
     """An identity already linked (post broker login flow): still refused, no code for the application."""
-    realm, rpps = "ror-pdl", demo_rpps("ror-pdl", "sf.demo")
-    national_id = pki.national_id(rpps)
-    user = admin.user(realm, "sf.demo")
-    psc_user = admin.user("psc", national_id)
-    admin.call("DELETE", f"{realm}/users/{user['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
-    admin.call("POST", f"{realm}/users/{user['id']}/federated-identity/psc-no-eidas", json={
-        "identityProvider": "psc-no-eidas", "userId": psc_user["id"], "userName": national_id})
-    try:
-        page, browser = ecps_login_without_eidas1(realm, national_id)
-        assert_acr_refused(page, browser, "post-broker-login")
-        assert not any("first-broker-login" in step for step in browser.trail), browser.trail
-    finally:
-        admin.call("DELETE", f"{realm}/users/{user['id']}/federated-identity/psc-no-eidas", expect=(204, 404))
-        # Keycloak runs the identity provider mappers (FORCE) before the post broker login flow: put back
-        # the attributes the refused login overwrote (psc_acr "1").
-        admin.call("PUT", f"{realm}/users/{user['id']}", json=user)
+    realm = "ror-pdl"
+    pro = professionals(realm)
+    psc_user = admin.user("psc", pro.national_id)
+    admin.call("POST", f"{realm}/users/{pro.user_id}/federated-identity/psc-no-eidas", json={
+        "identityProvider": "psc-no-eidas", "userId": psc_user["id"], "userName": pro.national_id})
+    page, browser = ecps_login_without_eidas1(realm, pro.national_id)
+    assert_acr_refused(page, browser, "post-broker-login")
+    assert not any("first-broker-login" in step for step in browser.trail), browser.trail
 
 
 @pytest.mark.parametrize("realm", ["ror-idf", "ror-pdl"])
@@ -643,23 +681,17 @@ def test_every_psc_identity_provider_requires_acr_eidas1(admin, realm):
     assert "/broker/psc/login" in page.text and "psc-no-eidas" not in page.text
 
 
-def test_ecps_login_of_an_unknown_professional_creates_a_user(admin):
-    """A PDL professional has no account in ror-idf: one is created, with the RPPS and role professional."""
-    realm, rpps = "ror-idf", demo_rpps("ror-pdl")
-    national_id = pki.national_id(rpps)
-    for user in admin.users_with_rpps(realm, rpps):  # left over by an interrupted run
-        admin.delete_user(realm, user["id"])
-    try:
-        tokens, _ = ecps_login(realm, national_id)
-        claims = claims_of(tokens["access_token"], realm)
-        assert claims["rpps"] == rpps and claims["preferred_username"] == national_id
-        assert "professional" in claims["realm_access"]["roles"]
-        created = admin.users_with_rpps(realm, rpps)
-        assert [u["username"] for u in created] == [national_id]
-        assert created[0]["emailVerified"] and created[0]["attributes"]["psc_acr"] == ["eidas1"]
-    finally:
-        for user in admin.users_with_rpps(realm, rpps):
-            admin.delete_user(realm, user["id"])
+def test_ecps_login_of_an_unknown_professional_creates_a_user(admin, professionals):
+    """A professional with no account in ror-idf: one is created, with the RPPS and role professional."""
+    realm = "ror-idf"
+    pro = professionals()
+    tokens, _ = ecps_login(realm, pro.national_id)
+    claims = claims_of(tokens["access_token"], realm)
+    assert claims["rpps"] == pro.rpps and claims["preferred_username"] == pro.national_id
+    assert "professional" in claims["realm_access"]["roles"]
+    created = admin.users_with_rpps(realm, pro.rpps)
+    assert [u["username"] for u in created] == [pro.national_id]
+    assert created[0]["emailVerified"] and created[0]["attributes"]["psc_acr"] == ["eidas1"]
 
 
 # ---- realm settings other components rely on ---------------------------------------------------

@@ -26,14 +26,14 @@ from services.common.db import ensure_database
 from services.common.migrations import upgrade_all
 from services.common.regions import DEFAULT_DIR, parse_region
 from tests.accounts_support import PASSWORD, activate, fresh_rpps, import_national, issue, verification_link
-from tests.conftest import GATEWAY_ADDRESS, RABBIT_MGMT, Api
+from tests.conftest import GATEWAY_ADDRESS, RABBIT_MGMT, TEST_VHOST, Api
 from tests.helpers import KEYCLOAK_URL, demo_totp
 from tests.offers_support import KINE_STEPS
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-VHOST = "ror_test_bre"
+VHOST = f"{TEST_VHOST}_bre"  # per run: parallel runs must not delete each other's vhost
 MODULES = ("services.accounts.service", "services.offers.service", "services.dossiers.service",
            "services.anomalies.service", "services.notifications.service", "gateway.service:GatewayService")
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+):([^}]*)\}")

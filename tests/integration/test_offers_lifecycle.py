@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from services.common.actor import Actor
 from services.common.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed
-from services.offers import directory, lifecycle
+from services.offers import access, directory, lifecycle, views
 from services.offers.models import Offer, Outbox
 from tests.offers_support import complete_draft, fresh_rpps, make_offer, structure
 
@@ -31,16 +31,16 @@ def tree(db_url):
 
 
 def load(db_session, offer_id) -> Offer:
-    return lifecycle.load_offer(db_session, "idf", offer_id, for_update=True)
+    return access.load_offer(db_session, "idf", offer_id, for_update=True)
 
 
 def test_owner_by_rpps_or_by_account(db_session, db_url):
     offer = load(db_session, make_offer(db_url))
-    assert lifecycle.can_edit(db_session, actor(rpps=offer.owner_rpps), offer)
-    assert not lifecycle.can_edit(db_session, actor(rpps=fresh_rpps()), offer)
+    assert access.can_edit(db_session, actor(rpps=offer.owner_rpps), offer)
+    assert not access.can_edit(db_session, actor(rpps=fresh_rpps()), offer)
     offer.owner_subject = subject = str(uuid.uuid4())
-    assert lifecycle.can_edit(db_session, actor(subject=subject), offer)  # e.g. a password login, no RPPS
-    assert not lifecycle.can_edit(db_session, actor(subject=subject, region="pdl"), offer)
+    assert access.can_edit(db_session, actor(subject=subject), offer)  # e.g. a password login, no RPPS
+    assert not access.can_edit(db_session, actor(subject=subject, region="pdl"), offer)
 
 
 @pytest.mark.parametrize("role,on,allowed", [
@@ -50,14 +50,14 @@ def test_owner_by_rpps_or_by_account(db_session, db_url):
 def test_habilitation_on_the_structure_or_an_ancestor(db_session, tree, role, on, allowed):
     offer = load(db_session, tree["offer_id"])
     editor = actor(roles=("structure_editor",), habilitations=[(role, tree[on])])
-    assert lifecycle.can_edit(db_session, editor, offer) is allowed
+    assert access.can_edit(db_session, editor, offer) is allowed
 
 
 def test_regional_team_reads_drafts_but_does_not_edit(db_session, tree):
     offer = load(db_session, tree["offer_id"])
     team = actor(roles=("regional_validator",))
-    assert lifecycle.audience(db_session, team, offer) == lifecycle.TEAM
-    assert "draft" in lifecycle.view(offer, lifecycle.TEAM)
+    assert access.audience(db_session, team, offer) == access.TEAM
+    assert "draft" in views.view(offer, access.TEAM)
     with pytest.raises(Forbidden):
         lifecycle.save_step(db_session, offer, "national", {}, team, offer.etag)
 

@@ -1,34 +1,32 @@
 """No publication is lost when RabbitMQ is down at commit time (DESIGN §2, transactional outbox).
 
-The gateway's RPCs themselves travel over RabbitMQ, so the publication is made the way the offers
-service makes it — the domain function in a database transaction — while the broker is stopped. The
-commit succeeds with its outbox row; the running offers service's relay cannot deliver it yet; once
-RabbitMQ is back, the relay delivers it, and a consumer sees the event exactly once. The suite then
-answers again (nameko reconnects)."""
+The outage is played on a RabbitMQ node of the test's own (`private_broker`, tests/brokers.py), never on
+the shared broker that a running `make up` suite and the other tests use. The offers service runs on that
+node over a database of its own (so that the session's suite, whose relay reads the test database, cannot
+publish the event in its place). The publication is made the way the offers service makes it — the
+domain function in a transaction — while the node's broker is stopped: the commit succeeds with its
+outbox row; the service's relay cannot deliver it yet; once the broker is back, the relay delivers it, a
+consumer sees it exactly once, and the service answers RPCs again (nameko reconnects)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 
 import pytest
-import requests
 from nameko.containers import ServiceContainer
 from nameko.events import event_handler
+from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import select
 
 from services.common.actor import Actor
 from services.common.db import session_scope
-from services.offers import lifecycle
+from services.offers import access, lifecycle
 from services.offers.models import Outbox
+from services.offers.service import OffersService
+from tests.conftest import TEST_DB_URL
 from tests.offers_support import complete_draft, fresh_rpps, make_offer
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.environ.get("ROR_TEST_SKIP_BROKER_OUTAGE") == "1",
-                       reason="ROR_TEST_SKIP_BROKER_OUTAGE=1: do not stop the shared RabbitMQ"),
-]
+pytestmark = [pytest.mark.integration]
 
 RECEIVED: list[dict] = []
 
@@ -41,10 +39,6 @@ class PublishedProbe:
     @event_handler("offers", "offers.published")
     def handle(self, event):
         RECEIVED.append(event)
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=120, capture_output=True)
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5):
@@ -66,45 +60,68 @@ def outbox_rows(db_url: str, offer_id: int) -> list[Outbox]:
         return rows
 
 
-def test_publication_survives_rabbitmq_down_at_commit_and_is_delivered_once(suite, suite_config, db_url,
-                                                                            api):
-    probe = ServiceContainer(PublishedProbe, suite_config)
-    probe.start()  # its durable queue exists before the outage, so nothing can be missed
+@pytest.fixture(scope="module")
+def outage_db_url():
+    """A database of this module's own, migrated like the test database."""
+    from services.common.db import ensure_database
+    from services.common.migrations import upgrade_all
+
+    url = f"{TEST_DB_URL}_outage"
+    ensure_database(url)
+    upgrade_all(url)
+    return url
+
+
+@pytest.fixture
+def offers_on_private_broker(private_broker, outage_db_url):
+    config = {"AMQP_URI": private_broker.amqp_uri, "ROR_DATABASE_URL": outage_db_url, "serializer": "json",
+              "max_workers": 4}
+    containers = [ServiceContainer(cls, config) for cls in (OffersService, PublishedProbe)]
+    for container in containers:  # the probe's durable queue exists before the outage: nothing missed
+        container.start()
+    yield config
+    for container in containers:
+        container.stop()
+
+
+def test_publication_survives_rabbitmq_down_at_commit_and_is_delivered_once(private_broker, outage_db_url,
+                                                                            offers_on_private_broker):
+    config = offers_on_private_broker
     rpps = fresh_rpps()
-    offer_id = make_offer(db_url, rpps=rpps, draft=complete_draft())
+    offer_id = make_offer(outage_db_url, rpps=rpps, draft=complete_draft())
     actor = Actor(subject="outbox-test", username="kine.test", region="idf",
                   roles=frozenset({"professional"}), rpps=rpps)
+    private_broker.stop_app()
     try:
-        rabbitmqctl("stop_app")
-        try:
-            # The write does not need the broker: the offer and its event commit together.
-            with session_scope(db_url) as session:
-                offer = lifecycle.load_offer(session, "idf", offer_id, for_update=True)
-                lifecycle.publish(session, offer, actor, f'"{offer_id}-1"')
-            rows = outbox_rows(db_url, offer_id)
-            assert len(rows) == 1 and rows[0].published_at is None
-            assert rows[0].payload["content"]["contacts"]["contacts"]
-            # The relay of the running offers service tries and fails: the event stays pending.
-            failed = wait_for(lambda: outbox_rows(db_url, offer_id)[0].attempts > 0, timeout=15)
-            assert failed, "the relay should have tried while RabbitMQ was down"
-            assert outbox_rows(db_url, offer_id)[0].published_at is None
-            assert not [e for e in RECEIVED if e.get("offer_id") == offer_id]
-        finally:
-            rabbitmqctl("start_app")
-            rabbitmqctl("await_startup")
-
-        delivered = wait_for(lambda: [e for e in RECEIVED if e.get("offer_id") == offer_id], timeout=90)
-        assert delivered, "the event was lost"
-        time.sleep(5)  # a duplicate would have arrived by now
-        delivered = [e for e in RECEIVED if e.get("offer_id") == offer_id]
-        assert len(delivered) == 1
-        assert delivered[0]["event_type"] == "offers.published" and delivered[0]["region"] == "idf"
-        assert outbox_rows(db_url, offer_id)[0].published_at is not None
+        # The write does not need the broker: the offer and its event commit together.
+        with session_scope(outage_db_url) as session:
+            offer = access.load_offer(session, "idf", offer_id, for_update=True)
+            lifecycle.publish(session, offer, actor, f'"{offer_id}-1"')
+        rows = outbox_rows(outage_db_url, offer_id)
+        assert len(rows) == 1 and rows[0].published_at is None
+        assert rows[0].payload["content"]["contacts"]["contacts"]
+        # The relay of the running offers service tries and fails: the event stays pending.
+        failed = wait_for(lambda: outbox_rows(outage_db_url, offer_id)[0].attempts > 0, timeout=15)
+        assert failed, "the relay should have tried while RabbitMQ was down"
+        assert outbox_rows(outage_db_url, offer_id)[0].published_at is None
+        assert not [e for e in RECEIVED if e.get("offer_id") == offer_id]
     finally:
-        probe.stop()
+        private_broker.start_app()
 
-    # The suite works again after the broker restart: services reconnected, the gateway answers.
-    healthy = wait_for(lambda: requests.get(f"{api.base}/health", timeout=30).status_code == 200, timeout=90,
-                       interval=2)
-    assert healthy, requests.get(f"{api.base}/health", timeout=30).json()
-    assert api.get(f"/api/idf/offers/{offer_id}").json()["status"] == "published"
+    delivered = wait_for(lambda: [e for e in RECEIVED if e.get("offer_id") == offer_id], timeout=90)
+    assert delivered, "the event was lost"
+    time.sleep(5)  # a duplicate would have arrived by now
+    delivered = [e for e in RECEIVED if e.get("offer_id") == offer_id]
+    assert len(delivered) == 1
+    assert delivered[0]["event_type"] == "offers.published" and delivered[0]["region"] == "idf"
+    assert outbox_rows(outage_db_url, offer_id)[0].published_at is not None
+
+    # The service works again after the broker restart: it reconnected and answers its RPCs.
+    def offer_status():
+        try:
+            with ClusterRpcProxy(config, timeout=10) as rpc:
+                return rpc.offers.get_offer("idf", offer_id)["status"]
+        except Exception:  # still reconnecting
+            return None
+
+    assert wait_for(offer_status, timeout=90, interval=2) == "published"

@@ -13,12 +13,12 @@ from sqlalchemy.engine import make_url
 
 from services.common.db import ensure_database
 from services.common.migrations import upgrade_all
-from tests.conftest import GATEWAY_ADDRESS, RABBIT_MGMT, Api
+from tests.conftest import GATEWAY_ADDRESS, RABBIT_MGMT, TEST_VHOST, Api
 from tests.offers_support import KINE_STEPS, make_offer, subject_of
 
 pytestmark = pytest.mark.integration
 
-VHOST = "ror_test_quorum"
+VHOST = f"{TEST_VHOST}_quorum"  # per run: parallel runs must not delete each other's vhost
 SERVICES = ("accounts", "offers", "dossiers", "anomalies", "notifications", "gateway")
 
 
@@ -77,7 +77,9 @@ def quorum_api(suite_config, quorum_db, tmp_path_factory):
 
 def test_every_service_queue_is_a_quorum_queue(quorum_api):
     queues = _mgmt("GET", f"/api/queues/{quote(VHOST, safe='')}").json()
-    service_queues = {q["name"]: q for q in queues if q["name"].startswith(("rpc-", "evt-"))}
+    # broadcast queues (one per gateway instance, e.g. its habilitation cache's) are exclusive: classic
+    service_queues = {q["name"]: q for q in queues
+                      if q["name"].startswith(("rpc-", "evt-")) and not q.get("exclusive")}
     assert {"rpc-accounts", "rpc-offers", "rpc-dossiers", "rpc-anomalies", "rpc-notifications"} <= set(
         service_queues)
     classic = {name: q["type"] for name, q in service_queues.items() if q["type"] != "quorum"}

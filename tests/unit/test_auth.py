@@ -116,3 +116,25 @@ def test_domain_errors_keep_their_field_types_across_rpc_serialisation():
     assert isinstance(err, TooManyRequests)
     assert err.fields == {"retry_after": 3600, "rpps": ["x"]}
     assert err.to_dict()["error"]["message"] == "Trop de tentatives"
+
+
+def test_a_verified_token_is_remembered_until_it_expires(keys, cache, monkeypatch):
+    good = token(keys["idf"][0], "idf-1")
+    first = verify(good, "idf", cache)
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: pytest.fail("verified again"))
+    assert verify(good, "idf", cache) is first
+    with pytest.raises(Forbidden):  # remembered for its region only
+        monkeypatch.undo()
+        verify(good, "pdl", cache)
+    now = int(time.time())
+    expired = token(keys["idf"][0], "idf-1", iat=now - 600, exp=now - 60)
+    cache.remember(expired, "idf", first, now - 60)  # remembered when it was valid
+    with pytest.raises(Unauthorized, match="expirée"):
+        verify(expired, "idf", cache)
+
+
+def test_a_refused_token_is_not_remembered(keys, cache):
+    rogue = token(keys["rogue"][0], "idf-1")
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            verify(rogue, "idf", cache)

@@ -328,27 +328,23 @@ def test_lambert93_to_wgs84_of_a_known_point():
 # -- demo files --------------------------------------------------------------------------------------
 
 def test_demo_rpps_files_carry_the_keycloak_demo_users():
+    """The demo users' RPPS come from the region files (one source, the realms are generated from them);
+    each region's demo RPPS file has them, with their profession."""
+    from services.common.regions import REGIONS
     from services.offers.demo import DEMO, demo_files
 
-    for region, demo in DEMO.items():
+    for region in DEMO:
         _, rpps_file = demo_files(region)
         lines = rpps_file.read_text(encoding="utf-8").splitlines()
         kept = {a.rpps: a for a in parse_lines(lines, region) if isinstance(a, Activity)}
         assert all(not isinstance(r, RejectedLine) for r in parse_lines(lines, region))
-        assert kept[demo.accounts["kine.demo"]].profession.profession_code == "70"
-        assert kept[demo.accounts["sf.demo"]].profession.profession_code == "50"
+        demo_users = {p["rpps"]: p for p in REGIONS[region].demo_professionals}
+        assert demo_users
+        for rpps, person in demo_users.items():
+            assert kept[rpps].profession.profession_code == person["profession"]
         # and at least a kiné, a sage-femme and a médecin without an account yet
-        others = {a.profession.profession_code for r, a in kept.items() if r not in demo.accounts.values()}
+        others = {a.profession.profession_code for r, a in kept.items() if r not in demo_users}
         assert others >= {"10", "50", "70"}
-
-
-def test_demo_rpps_numbers_match_the_demo_accounts_file():
-    from services.offers.demo import DEMO, DEMO_ACCOUNTS, _check_accounts
-
-    if not DEMO_ACCOUNTS.exists():
-        pytest.skip("deploy/demo-accounts.txt not generated")
-    for region, demo in DEMO.items():
-        assert _check_accounts(region, demo.accounts) == []
 
 
 def test_malformed_identifiers_are_dropped_and_long_texts_cut_not_the_line():
@@ -379,19 +375,19 @@ class RefusingStore:
     def upsert_professionals(self, rows):
         import psycopg2
 
-        if any(row[0] == self.bad for row in rows):
+        if any(row["rpps"] == self.bad for row in rows):
             raise psycopg2.DataError("value too long for type character varying(255)\nDETAIL: …")
-        self.pending = [row[0] for row in rows]
+        self.pending = [row["rpps"] for row in rows]
         return self._outcome(self.pending)
 
     def upsert_rpps_sites(self, rows):
-        return self._outcome([row[0] for row in rows])
+        return self._outcome([row["source_key"] for row in rows])
 
     def upsert_rpps_units(self, rows):
-        return self._outcome([row[0] for row in rows])
+        return self._outcome([row["source_key"] for row in rows])
 
     def upsert_offers(self, rows):
-        return self._outcome([row[0] for row in rows])
+        return self._outcome([row["unit_id"] for row in rows])
 
     def commit(self):
         self.written += self.pending

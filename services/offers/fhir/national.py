@@ -139,7 +139,8 @@ def _supersede(session: Session, rows: list[NationalPush]) -> set[int]:
 
 def relay(session: Session, send: Callable[[NationalPush], Answer], batch: int = 50,
           now: Callable[[], datetime] = utcnow) -> RelayResult:
-    """Push the due head of the queue in order and record the outcomes in one transaction.
+    """Push the due head of the queue in order and record the outcomes in one transaction (flushed
+    here, committed by the caller: services.offers.dependencies.NationalPushRelay).
 
     The batch stays locked (SKIP LOCKED: a second relay takes the rows after it) while it is sent. If the
     relay dies before its commit, the rows it had sent are sent again with the same request id: the
@@ -182,7 +183,7 @@ def relay(session: Session, send: Callable[[NationalPush], Answer], batch: int =
             log.error("national ROR refused %s/%s (push %s): %s", row.resource_type, row.resource_id, row.id,
                       row.last_error)
     finally:
-        session.commit()
+        session.flush()  # the outcomes so far, even if a later row raised: the caller commits them
     return result
 
 

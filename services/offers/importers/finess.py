@@ -144,13 +144,16 @@ class Establishment:
     fax: str | None
     opened_on: str | None
 
-    def legal_entity_row(self) -> tuple:
-        return (self.finess_ej, self.long_name or self.name, self.departement)
+    def legal_entity_row(self) -> dict:
+        return {"finess": self.finess_ej, "name": self.long_name or self.name, "departement": self.departement}
 
-    def site_row(self, legal_entity_id: int) -> tuple:
-        return (self.finess_et, legal_entity_id, self.siret, self.name, self.long_name, self.category_code,
-                self.category_label, self.address_line, self.address_complement, self.postal_code,
-                self.commune_insee, self.departement, self.city, self.phone, self.fax, self.opened_on)
+    def site_row(self, legal_entity_id: int) -> dict:
+        return {"finess": self.finess_et, "parent_id": legal_entity_id, "siret": self.siret, "name": self.name,
+                "long_name": self.long_name, "category_code": self.category_code,
+                "category_label": self.category_label, "address_line": self.address_line,
+                "address_complement": self.address_complement, "postal_code": self.postal_code,
+                "commune_insee": self.commune_insee, "departement": self.departement, "city": self.city,
+                "phone": self.phone, "fax": self.fax, "opened_on": self.opened_on}
 
 
 @dataclass(slots=True, frozen=True)
@@ -289,19 +292,20 @@ class FinessRun:
         if not batch:
             return
         try:
-            self._write(batch)
+            self._commit(batch)
         except DatabaseRefusal:
             # one bad row must not cost the batch: write ET by ET, reject what the database refuses
             self.store.rollback()
             for et in batch:
                 try:
-                    self._write([et])
+                    self._commit([et])
                 except DatabaseRefusal as exc:
                     self.store.rollback()
                     self.report.reject(et.line, f"refusée par la base : {str(exc).splitlines()[0]}", kept=True)
 
-    def _write(self, batch: list[Establishment]) -> None:
-        entities: dict[str, tuple] = {}
+    def _commit(self, batch: list[Establishment]) -> None:
+        """One batch, one commit (this driver is the command's entrypoint); counted once committed."""
+        entities: dict[str, dict] = {}
         for et in batch:  # the EJ's stand-in name is its first ET's
             entities.setdefault(et.finess_ej, et.legal_entity_row())
         ej = self.store.ensure_legal_entities(list(entities.values()))
@@ -324,7 +328,10 @@ class FinessRun:
         self.geolocations = {}
         if not batch:
             return
-        rows = [(g.finess_et, *to_wgs84(g.x, g.y)) for g in batch]
+        rows = []
+        for g in batch:
+            latitude, longitude = to_wgs84(g.x, g.y)
+            rows.append({"finess": g.finess_et, "latitude": latitude, "longitude": longitude})
         changed = self.store.update_coordinates(rows)
         self.store.commit()
         self.report.entity("coordonnées", "updated", len(changed))

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from services.common.regions import get_region
 from services.offers.importers.professions import DescribedProfession, professions_for
@@ -63,6 +63,9 @@ from services.offers.importers.validation import (
     normalise_phone,
     rpps_error,
 )
+
+if TYPE_CHECKING:  # the parsers stay importable without the database layer
+    from services.offers.importers.store import Outcome
 
 # our name -> header of the official extract
 COLUMNS: dict[str, str] = {
@@ -251,20 +254,27 @@ class Activity:
     def offer_name(self) -> str:
         return self.profession.offer_name(self.last_name, self.first_name or "")[:255]
 
-    def professional_row(self) -> tuple:
-        return (self.rpps, self.id_type, self.civility_code, self.civility, self.last_name, self.first_name,
-                self.profession.profession_code, self.profession_label, self.category_code,
-                self.specialty_code, self.specialty_label, LIBERAL, self.mode_label)
+    def professional_row(self) -> dict:
+        return {"rpps": self.rpps, "id_type": self.id_type, "civility_code": self.civility_code,
+                "civility": self.civility, "last_name": self.last_name, "first_name": self.first_name,
+                "profession_code": self.profession.profession_code, "profession_label": self.profession_label,
+                "category_code": self.category_code, "specialty_code": self.specialty_code,
+                "specialty_label": self.specialty_label, "practice_mode_code": LIBERAL,
+                "practice_mode_label": self.mode_label}
 
-    def site_row(self) -> tuple:
-        return (self.site_key, self.rpps, self.siret, self.siren, self.site_name or SITE_TYPE_LABEL,
-                SITE_TYPE_LABEL, SITE_DISCIPLINE, self.address_line, self.address_complement,
-                self.postal_code, self.commune_insee, self.departement, self.city, self.phone, self.fax,
-                self.email)
+    def site_row(self) -> dict:
+        return {"source_key": self.site_key, "rpps": self.rpps, "siret": self.siret, "siren": self.siren,
+                "name": self.site_name or SITE_TYPE_LABEL, "type_label": SITE_TYPE_LABEL,
+                "discipline": SITE_DISCIPLINE, "address_line": self.address_line,
+                "address_complement": self.address_complement, "postal_code": self.postal_code,
+                "commune_insee": self.commune_insee, "departement": self.departement, "city": self.city,
+                "phone": self.phone, "fax": self.fax, "email": self.email}
 
-    def unit_row(self, site_id: int) -> tuple:
-        return (self.unit_key, self.rpps, site_id, self.offer_name, self.profession.offer_label,
-                SITE_DISCIPLINE, self.postal_code, self.commune_insee, self.departement, self.city)
+    def unit_row(self, site_id: int) -> dict:
+        return {"source_key": self.unit_key, "rpps": self.rpps, "parent_id": site_id, "name": self.offer_name,
+                "type_label": self.profession.offer_label, "discipline": SITE_DISCIPLINE,
+                "postal_code": self.postal_code, "commune_insee": self.commune_insee,
+                "departement": self.departement, "city": self.city}
 
     def national(self) -> dict:
         """The read-only snapshot shown in step 1 ("Informations issues des répertoires RPPS…")."""
@@ -297,9 +307,11 @@ class Activity:
             steps["description"] = {"operational_activities": list(self.profession.operational_activities)}
         return {"steps": steps, "validated": []}
 
-    def offer_row(self, unit_id: int, dumps) -> tuple:
-        return (unit_id, self.profession.unit_type, self.profession.care_mode, self.offer_name, self.rpps,
-                self.commune_insee, self.departement, dumps(self.national()), dumps(self.draft()))
+    def offer_row(self, unit_id: int, dumps) -> dict:
+        return {"unit_id": unit_id, "unit_type": self.profession.unit_type,
+                "care_mode": self.profession.care_mode, "name": self.offer_name, "owner_rpps": self.rpps,
+                "commune_insee": self.commune_insee, "departement": self.departement,
+                "national": dumps(self.national()), "draft": dumps(self.draft())}
 
 
 def _clean(value: str, size: int = 255) -> str | None:
@@ -409,22 +421,60 @@ class LineParser:
 
 
 def write_batch(store, activities: list[Activity], report: ImportReport) -> None:
-    """Write one batch; if the database refuses it, write its lines one by one and reject the
-    lines it refuses (with their number and the database's reason) instead of stopping."""
+    """The import's unit of work (the entrypoint of the command: one commit per batch). If the
+    database refuses the batch, write its lines one by one and reject the lines it refuses (with
+    their number and the database's reason) instead of stopping."""
     try:
-        _write_batch(store, activities, report)
+        _commit_batch(store, activities, report)
     except DatabaseRefusal:
         store.rollback()
         for activity in activities:
             try:
-                _write_batch(store, [activity], report)
+                _commit_batch(store, [activity], report)
             except DatabaseRefusal as exc:
                 store.rollback()
                 report.reject(activity.line, f"refusée par la base : {str(exc).splitlines()[0]}", kept=True)
 
 
-def _write_batch(store, activities: list[Activity], report: ImportReport) -> None:
-    """Upsert professionals, sites, units and offers of one batch, then commit."""
+def _commit_batch(store, activities: list[Activity], report: ImportReport) -> None:
+    written = upsert_batch(store, activities)
+    store.commit()
+    written.count(report)  # counted once committed: a refused batch counts nothing
+
+
+@dataclass
+class WrittenBatch:
+    """What one batch's upserts did, by natural key (see services.offers.importers.store.Outcome)."""
+
+    professionals: dict[str, Activity]
+    sites: dict[str, Activity]
+    units: dict[str, Activity]
+    pro: Outcome
+    site: Outcome
+    unit: Outcome
+    offer: Outcome
+
+    def count(self, report: ImportReport) -> None:
+        units = self.units
+        for name, outcome, total in (("professionnels", self.pro, len(self.professionals)),
+                                     ("sites", self.site, len(self.sites)), ("unités", self.unit, len(units)),
+                                     ("offres", self.offer, len(units))):
+            for key, n in outcome.counts(total).items():
+                report.entity(name, key, n)
+        # headline: one outcome per offer (what the professional will see)
+        for key, a in units.items():
+            unit_id = self.unit.ids[key]
+            if key in self.unit.created or unit_id in self.offer.created:
+                report.outcome("created")
+            elif (unit_id in self.offer.updated or key in self.unit.updated or a.site_key in self.site.updated
+                  or a.rpps in self.pro.updated):
+                report.outcome("updated")
+            else:
+                report.outcome("unchanged")
+
+
+def upsert_batch(store, activities: list[Activity]) -> WrittenBatch:
+    """Upsert professionals, sites, units and offers of one batch (the caller commits)."""
     from services.offers.importers.store import dumps
 
     # one row per natural key (a later line of the same batch wins)
@@ -436,22 +486,7 @@ def _write_batch(store, activities: list[Activity], report: ImportReport) -> Non
     site = store.upsert_rpps_sites([a.site_row() for a in sites.values()])
     unit = store.upsert_rpps_units([a.unit_row(site.ids[a.site_key]) for a in units.values()])
     offer = store.upsert_offers([a.offer_row(unit.ids[k], dumps) for k, a in units.items()])
-    store.commit()
-
-    for name, outcome, total in (("professionnels", pro, len(professionals)), ("sites", site, len(sites)),
-                                 ("unités", unit, len(units)), ("offres", offer, len(units))):
-        for key, n in outcome.counts(total).items():
-            report.entity(name, key, n)
-    # headline: one outcome per offer (what the professional will see)
-    for key, a in units.items():
-        unit_id = unit.ids[key]
-        if key in unit.created or unit_id in offer.created:
-            report.outcome("created")
-        elif (unit_id in offer.updated or key in unit.updated or a.site_key in site.updated
-              or a.rpps in pro.updated):
-            report.outcome("updated")
-        else:
-            report.outcome("unchanged")
+    return WrittenBatch(professionals, sites, units, pro, site, unit, offer)
 
 
 def import_rpps(path: str | Path, region: str, url: str | None = None, *, batch_size: int = 2000,

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from psycopg2.extensions import get_wait_callback
 from psycopg2.extras import execute_values
@@ -30,6 +31,9 @@ STRUCTURES = Structure.__table__.fullname  # "offers.structures"
 PROFESSIONALS = Professional.__table__.fullname
 OFFERS = Offer.__table__.fullname
 
+
+# One row to write, keyed by column name (the names of `Target.columns`).
+Row = Mapping[str, object]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -83,7 +87,7 @@ class Target:
 
     name: str  # staging table suffix
     table: str
-    columns: tuple[str, ...]  # staged and inserted, in row order
+    columns: tuple[str, ...]  # staged and inserted
     key: tuple[str, ...]  # natural key (ON CONFLICT target)
     returned: str  # key column returned to the caller
     compared: tuple[str, ...]  # a difference in one of these is an update
@@ -207,7 +211,7 @@ class Store:
         self.conn.rollback()
 
     # -- generic ---------------------------------------------------------------------------
-    def _stage(self, cur, target: Target, rows: Sequence[tuple]) -> str:
+    def _stage(self, cur, target: Target, columns: Sequence[str], rows: Sequence[tuple]) -> str:
         stage = f"import_stage_{target.name}"
         if stage not in self._staged:
             # same column types as the target; emptied at each commit
@@ -215,7 +219,7 @@ class Store:
                         f"SELECT {', '.join(target.columns)} FROM {target.table} WITH NO DATA")
             self._staged.add(stage)
         # each stage is filled once per batch and emptied by the batch's commit (ON COMMIT DELETE ROWS)
-        columns = ", ".join(target.columns)
+        columns = ", ".join(columns)
         if get_wait_callback() is None:
             data = copy_text(rows)
             # one read of the whole buffer: psycopg2 takes the GIL back for every chunk it reads
@@ -225,13 +229,22 @@ class Store:
             execute_values(cur, f"INSERT INTO {stage} ({columns}) VALUES %s", rows, page_size=len(rows))
         return stage
 
-    def upsert(self, target: Target, rows: Sequence[tuple]) -> Outcome:
-        """Upsert `rows` (tuples in `target.columns` order, one per natural key)."""
+    def upsert(self, target: Target, rows: Sequence[Row], **fixed: object) -> Outcome:
+        """Upsert `rows` (one per natural key), each keyed by the names of `target.columns`; `fixed`
+        gives the columns that are the same for the whole batch (region, kind, source)."""
         outcome = Outcome()
         if not rows:
             return outcome
+        # Checked once per batch, so that a misnamed or forgotten column fails loudly and early.
+        names = tuple(c for c in target.columns if c not in fixed)
+        if set(rows[0]) != set(names) or not fixed.keys() <= set(target.columns):
+            raise ValueError(f"{target.name}: row columns {sorted(rows[0])} + fixed {sorted(fixed)}, "
+                             f"expected {list(target.columns)}")
+        # Staged as tuples (the COPY format is positional): the fixed values first, then the row's.
+        get, head = itemgetter(*names), tuple(fixed.values())
+        tuples = [head + get(row) for row in rows] if len(names) > 1 else [(*head, get(row)) for row in rows]
         with self.conn.cursor() as cur:
-            stage = self._stage(cur, target, rows)
+            stage = self._stage(cur, target, (*fixed, *names), tuples)
             cur.execute(target.upsert_sql(stage))
             for key, row_id, inserted in cur.fetchall():
                 outcome.ids[key] = row_id
@@ -242,34 +255,34 @@ class Store:
         return outcome
 
     # -- RPPS ------------------------------------------------------------------------------
-    def upsert_professionals(self, rows: list[tuple]) -> Outcome:
-        """rows: PROFESSIONAL.columns without region."""
-        return self.upsert(PROFESSIONAL, [(self.region, *row) for row in rows])
+    def upsert_professionals(self, rows: list[Row]) -> Outcome:
+        """rows: PROFESSIONAL.columns but region."""
+        return self.upsert(PROFESSIONAL, rows, region=self.region)
 
-    def upsert_rpps_sites(self, rows: list[tuple]) -> Outcome:
-        """rows: RPPS_SITE.columns without region, kind, source."""
-        return self.upsert(RPPS_SITE, [(self.region, "site", "rpps", *row) for row in rows])
+    def upsert_rpps_sites(self, rows: list[Row]) -> Outcome:
+        """rows: RPPS_SITE.columns but region, kind, source."""
+        return self.upsert(RPPS_SITE, rows, region=self.region, kind="site", source="rpps")
 
-    def upsert_rpps_units(self, rows: list[tuple]) -> Outcome:
-        """rows: RPPS_UNIT.columns without region, kind, source."""
-        return self.upsert(RPPS_UNIT, [(self.region, "unit", "rpps", *row) for row in rows])
+    def upsert_rpps_units(self, rows: list[Row]) -> Outcome:
+        """rows: RPPS_UNIT.columns but region, kind, source."""
+        return self.upsert(RPPS_UNIT, rows, region=self.region, kind="unit", source="rpps")
 
-    def upsert_offers(self, rows: list[tuple]) -> Outcome:
-        """rows: OFFER.columns without region (national and draft as JSON text). Draft, unit type and
+    def upsert_offers(self, rows: list[Row]) -> Outcome:
+        """rows: OFFER.columns but region (national and draft as JSON text). Draft, unit type and
         care mode are only written when the offer is created."""
-        return self.upsert(OFFER, [(self.region, *row) for row in rows])
+        return self.upsert(OFFER, rows, region=self.region)
 
     # -- FINESS ----------------------------------------------------------------------------
-    def ensure_legal_entities(self, rows: list[tuple]) -> Outcome:
-        """rows: (finess EJ, stand-in name, departement)."""
-        return self.upsert(LEGAL_ENTITY, [(self.region, "legal_entity", "finess", *row) for row in rows])
+    def ensure_legal_entities(self, rows: list[Row]) -> Outcome:
+        """rows: finess (the EJ), name (stand-in), departement."""
+        return self.upsert(LEGAL_ENTITY, rows, region=self.region, kind="legal_entity", source="finess")
 
-    def upsert_finess_sites(self, rows: list[tuple]) -> Outcome:
-        """rows: FINESS_SITE.columns without region, kind, source. Coordinates come later."""
-        return self.upsert(FINESS_SITE, [(self.region, "site", "finess", *row) for row in rows])
+    def upsert_finess_sites(self, rows: list[Row]) -> Outcome:
+        """rows: FINESS_SITE.columns but region, kind, source. Coordinates come later."""
+        return self.upsert(FINESS_SITE, rows, region=self.region, kind="site", source="finess")
 
-    def update_coordinates(self, rows: list[tuple[str, float, float]]) -> set[str]:
-        """rows: (finess ET, latitude, longitude); returns the ETs whose coordinates changed."""
+    def update_coordinates(self, rows: list[Row]) -> set[str]:
+        """rows: finess (the ET), latitude, longitude; returns the ETs whose coordinates changed."""
         if not rows:
             return set()
         with self.conn.cursor() as cur:
@@ -281,6 +294,7 @@ class Store:
                 f"WHERE t.region = {region} AND t.kind = 'site' AND t.finess = v.finess "
                 f"AND (t.latitude IS DISTINCT FROM v.lat OR t.longitude IS DISTINCT FROM v.lon) "
                 f"RETURNING t.finess",
-                rows, template="(%s, %s::float8, %s::float8)", page_size=len(rows), fetch=True,
+                rows, template="(%(finess)s, %(latitude)s::float8, %(longitude)s::float8)", page_size=len(rows),
+                fetch=True,
             )
         return {row[0] for row in changed}

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from services.common.errors import InvalidInput
 from services.common.regions import get_region
 from services.offers import reference, steps
+from services.offers.contracts import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS  # noqa: F401  (the contract's)
 from services.offers.search import reference_tables
 from services.offers.search import text as search_text
 from services.offers.search.index import KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON
@@ -41,18 +42,6 @@ DEFAULT_RADIUS_KM = 150
 ROAD_FACTOR = 1.3
 AVERAGE_SPEED_KMH = 45.0
 
-CATEGORIES = {  # `in` -> (label, index column holding the codes)
-    "all": ("Tout le ROR", None),
-    "specific_acts": ("Actes spécifiques", "acts"),
-    "operational_activities": ("Activités opérationnelles", "activities"),
-    "unit_types": ("Types d'UO", "unit_type"),
-    "equipments": ("Équipements spécifiques", "equipments"),
-    "specific_competences": ("Compétences spécifiques", "competences"),
-    "structures": ("Établissements", None),
-}
-SORTS = ("distance", "relevance")
-PATIENTELES = {"E": "Enfants", "A": "Adultes"}
-OFFER_TYPES = {"liberal": "Offre libérale", "establishment": "Établissement"}
 FACETS = {  # facet name -> label (the order of the answer)
     "patientele": "Patientèles",
     "offer_type": "Types d'offres",

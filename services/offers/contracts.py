@@ -1,0 +1,200 @@
+"""Contract of the offers service: the request bodies the gateway checks, the shapes of the answers (the
+gateway dumps every answer through them, and they feed /openapi.json) and the vocabularies both sides
+share. Imports no model, no domain module and no data file, so that the gateway can use it without
+pulling in the service (tests/unit/test_contracts.py). Step bodies are validated by services.offers.steps,
+which takes its vocabularies from here."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+STRUCTURE_KINDS = ("legal_entity", "site", "pole", "service", "functional_unit", "unit")
+DISCIPLINES = ("MCO", "MSS", "PSY", "SLD", "SMA", "SSR", "VIL")
+OFFER_STATUSES = ("draft", "published", "unpublished")
+AUDIENCES = ("owner", "team", "professional", "public")
+
+# Search (services.offers.search.query takes them from here)
+CATEGORIES = {  # `in` -> (label, index column holding the codes)
+    "all": ("Tout le ROR", None),
+    "specific_acts": ("Actes spécifiques", "acts"),
+    "operational_activities": ("Activités opérationnelles", "activities"),
+    "unit_types": ("Types d'UO", "unit_type"),
+    "equipments": ("Équipements spécifiques", "equipments"),
+    "specific_competences": ("Compétences spécifiques", "competences"),
+    "structures": ("Établissements", None),
+}
+SORTS = ("distance", "relevance")
+PATIENTELES = {"E": "Enfants", "A": "Adultes"}
+OFFER_TYPES = {"liberal": "Offre libérale", "establishment": "Établissement"}
+
+STEPS = ("national", "description", "modalities", "contacts", "hours")
+REQUIRED = "Champ obligatoire."
+PHONE_CHANNELS = ("phone", "mobile", "fax")
+EMAIL_CHANNELS = ("email",)
+URL_CHANNELS = ("url_appointment", "url_teleconsultation", "url_teleexpertise", "website")
+CHANNELS = PHONE_CHANNELS + EMAIL_CHANNELS + ("mssante",) + URL_CHANNELS
+VISIBILITIES = ("public", "professional")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SLOT_KINDS = ("appointment", "walk_in", "home_visit")
+
+
+# Shapes of the step items, for the documentation of PUT …/steps/{step}; their rules (formats, overlaps,
+# one period at a time…) are services.offers.steps'.
+class ContactItemSchema(Schema):
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    purpose = fields.String(allow_none=True)
+    value = fields.String(required=True)
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
+
+
+class SlotItemSchema(Schema):
+    day = fields.String(validate=validate.OneOf(DAYS), metadata={"description": "monday … sunday, or 1 … 7"})
+    start = fields.String(required=True, metadata={"description": "HH:MM"})
+    end = fields.String(required=True, metadata={"description": "HH:MM, after start"})
+    kind = fields.String(required=True, validate=validate.OneOf(SLOT_KINDS))
+
+
+class PeriodItemSchema(Schema):
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True)
+    comment = fields.String(allow_none=True)
+    slots = fields.List(fields.Nested(SlotItemSchema), metadata={"description": "exceptional hours only"})
+
+
+class PrefillSchema(Schema):
+    from_offer_id = fields.Integer(required=True, strict=True,
+                                   error_messages={"required": REQUIRED,
+                                                   "invalid": "Identifiant d'offre attendu (entier)."},
+                                   metadata={"description": "Another offer of the same owner"})
+
+
+class StepPayloadSchema(Schema):
+    """Body of PUT …/steps/{step}: the fields of that step only (documentation of every step's fields;
+    each step refuses the fields of the others)."""
+
+    acknowledged = fields.Boolean(metadata={"description": "national: true to validate the national data"})
+    age_min = fields.Integer(metadata={"description": "description: required, 0–150"})
+    age_max = fields.Integer(allow_none=True, metadata={"description": "description: 0–150, ≥ age_min"})
+    operational_activities = fields.List(fields.String(), metadata={"description": "description: ≥ 1 TRE_R211"})
+    specific_acts_in_office = fields.List(fields.String(), metadata={"description": "description: TRE_R210"})
+    specific_acts_outside_office = fields.List(fields.String(), metadata={"description": "description: TRE_R210"})
+    equipments = fields.List(fields.String(), metadata={"description": "description: TRE_R212"})
+    specific_competences = fields.List(fields.String(), metadata={"description": "description: TRE_R243"})
+    place_accessibility = fields.String(allow_none=True, metadata={"description": "description: conforme, …"})
+    comment = fields.String(allow_none=True, metadata={"description": "description: ≤ 2000 characters"})
+    reception_modalities = fields.List(fields.String(), metadata={"description": "modalities: TRE_R338"})
+    intervention_communes = fields.List(fields.String(), metadata={
+        "description": "modalities: INSEE codes, required with home visit (TRE_R338 05)"})
+    contacts = fields.List(fields.Nested(ContactItemSchema), metadata={
+        "description": "contacts: ≤ 20 per visibility, ≥ 1 public"})
+    weekly = fields.List(fields.Nested(SlotItemSchema), metadata={"description": "hours: semaine type"})
+    exceptional_hours = fields.List(fields.Nested(PeriodItemSchema), metadata={
+        "description": "hours: one period (or closure) at a time, else 409"})
+    temporary_closure = fields.List(fields.Nested(PeriodItemSchema), metadata={
+        "description": "hours: one closure (or period) at a time, else 409"})
+
+
+class NomenclatureItemSchema(Schema):
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("active", "deprecated", "future")))
+
+
+class CommuneSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "INSEE code"})
+    name = fields.String(required=True)
+    departement = fields.String()
+    postal_codes = fields.List(fields.String())
+    label = fields.String(metadata={"description": "« Mantes-la-Jolie (78200) »"})
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+
+
+class CodeLabelSchema(Schema):
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class StructureNodeSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={
+        "description": "legal_entity, site, pole, service, functional_unit, unit"})
+    name = fields.String(required=True)
+    finess = fields.String(allow_none=True)
+    siret = fields.String(allow_none=True)
+    rpps = fields.String(allow_none=True)
+    discipline = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    source = fields.String()
+    address = fields.Dict()
+    departement = fields.String(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    mssante = fields.String(allow_none=True)
+    offer = fields.Dict(allow_none=True, metadata={"description": "units: the offer describing the UO"})
+    practitioners = fields.List(fields.Dict(), metadata={
+        "description": "consultation units: professionals attached (RPPS, profession, specialty, sector)"})
+    capacities = fields.List(fields.Dict(), metadata={
+        "description": "establishment units: places installées, lits d'hospitalisation complète…"})
+    children = fields.List(fields.Nested(lambda: StructureNodeSchema()))
+
+
+class StructureTreeSchema(Schema):
+    region = fields.String(required=True)
+    departement = fields.String(allow_none=True)
+    discipline = fields.String(allow_none=True)
+    total_roots = fields.Integer()
+    truncated = fields.Boolean()
+    roots = fields.List(fields.Nested(StructureNodeSchema))
+
+
+class OfferSchema(Schema):
+    id = fields.Integer(required=True)
+    region = fields.String()
+    name = fields.String(required=True)
+    unit_id = fields.Integer()
+    unit_type = fields.Nested(CodeLabelSchema)
+    care_mode = fields.Nested(CodeLabelSchema, allow_none=True)
+    status = fields.String(validate=validate.OneOf(OFFER_STATUSES))
+    published_at = fields.String(allow_none=True, metadata={"description": "« Fiche mise à jour le »"})
+    commune_insee = fields.String(allow_none=True)
+    departement = fields.String(allow_none=True)
+    version = fields.Integer(metadata={"description": "ETag is \"<id>-<version>\""})
+    etag = fields.String()
+    audience = fields.String(metadata={"description": "owner, team, professional or public"})
+    national = fields.Dict(metadata={"description": "read-only national data (RPPS / FINESS / AMELI)"})
+    published = fields.Dict(allow_none=True, metadata={"description": "the public version, by step"})
+    draft = fields.Dict(metadata={"description": "owner / team: steps being edited and validated steps"})
+    has_unpublished_changes = fields.Boolean()
+    missing_for_publication = fields.Dict(metadata={"description": "what step 6 still needs, by field"})
+    owner_rpps = fields.String(allow_none=True)
+    owner_username = fields.String(allow_none=True)
+    unpublished_at = fields.String(allow_none=True)
+    updated_at = fields.String(allow_none=True)
+    resource_persons = fields.List(fields.Dict(), metadata={
+        "description": "Personnes ressources en cours (contacts selon leur visibilité)"})
+
+
+class OfferSummarySchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    status = fields.String()
+    version = fields.Integer()
+    etag = fields.String()
+    unit_type = fields.Nested(CodeLabelSchema)
+    published_at = fields.String(allow_none=True)
+    commune = fields.String(allow_none=True)
+    departement = fields.String(allow_none=True)
+    validated_steps = fields.List(fields.String())
+    has_unpublished_changes = fields.Boolean()
+    owner_rpps = fields.String(allow_none=True)
+
+
+class OfferListSchema(Schema):
+    total = fields.Integer(required=True)
+    limit = fields.Integer()
+    offset = fields.Integer()
+    items = fields.List(fields.Nested(OfferSummarySchema), required=True)
