@@ -20,6 +20,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v ss >/dev/null || missing+=(iproute2)        # tells us who holds a port
 command -v wrk >/dev/null || missing+=(wrk)            # load tool of tests/bench/bench_read_path.py
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v chromium >/dev/null || missing+=(chromium)  # the browser of the e2e tests (Playwright drives it)
+command -v npm >/dev/null || missing+=(npm)            # web assets (deploy/web: htmx, Leaflet, axe-core)
 
 if ((${#missing[@]})); then
     log "installing system packages: ${missing[*]} (output in $BOOT_LOG)"
@@ -48,12 +50,16 @@ fi
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     log "pyproject.toml changed: pip install -e '.[dev]' (output in $BOOT_LOG)"
-    (cd "$ROOT" && "$VENV/bin/python" -m pip install -e '.[dev]') >>"$BOOT_LOG" 2>&1 \
+    # Playwright drives Debian's chromium: never download its own browsers.
+    (cd "$ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pip install -e '.[dev]') >>"$BOOT_LOG" 2>&1 \
         || die bootstrap "$BOOT_LOG" "pip install -e '.[dev]'"
     echo "$want" >"$stamp"    # only after success, so a failed install is retried
 else
     log "virtualenv up to date"
 fi
+
+# ---- web assets: npm ci in deploy/web, copied into gateway/web/static/vendor (idempotent) ----------
+bash "$DEPLOY/web/build.sh" >>"$BOOT_LOG" 2>&1 || die bootstrap "$BOOT_LOG" "deploy/web/build.sh (npm ci of the web assets)"
 
 # ---- kustomize (renders deploy/k8s; the tests validate the manifests offline) ---------------
 # kubectl carries kustomize; without either, build kustomize from its Go module when Go is there.

@@ -5,12 +5,14 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPLOY="$ROOT/deploy"
-VAR="$ROOT/var"
+# ROR_DEPLOY_VAR / ROR_VENV: to drive the components of another checkout (e.g. a worktree restarting
+# the Keycloak that /work/main started); by default this checkout's var/ and .venv/.
+VAR="${ROR_DEPLOY_VAR:-$ROOT/var}"
 LOG_DIR="$VAR/log"
 RUN_DIR="$VAR/run"
 LOCK_DIR="$VAR/lock"
 # shellcheck disable=SC2034  # used by the scripts that source this file
-VENV="$ROOT/.venv"
+VENV="${ROR_VENV:-$ROOT/.venv}"
 mkdir -p "$LOG_DIR" "$RUN_DIR" "$LOCK_DIR"
 
 log() { printf '%s [%s] %s\n' "$(date '+%F %T')" "${COMPONENT:-ror}" "$*" >&2; }

@@ -23,6 +23,15 @@ ensure_role_and_dbs() {
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ror') THEN
             CREATE ROLE ror LOGIN CREATEDB PASSWORD 'ror';
         END IF; END \$\$;" >/dev/null || die postgres "$PG_LOG" "creating role ror"
+    # Keycloak's own role and database (its state: users, credentials, realm settings).
+    psql_su -c "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keycloak') THEN
+            CREATE ROLE keycloak LOGIN PASSWORD '${ROR_KEYCLOAK_DB_PASSWORD:-keycloak}';
+        END IF; END \$\$;" >/dev/null || die postgres "$PG_LOG" "creating role keycloak"
+    if [[ -z "$(psql_su -tAc "SELECT 1 FROM pg_database WHERE datname = 'keycloak'")" ]]; then
+        log "creating database keycloak"
+        as_postgres createdb -p "$PORT" -O keycloak -E UTF8 -T template0 keycloak || die postgres "$PG_LOG" "createdb keycloak"
+    fi
     local db
     for db in ror ror_test; do
         if [[ -z "$(psql_su -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]]; then

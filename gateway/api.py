@@ -13,10 +13,12 @@ from typing import Any
 import eventlet
 from marshmallow import Schema, ValidationError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
+from gateway import edge
 from gateway.auth import Identity, bearer_token, verify
+from gateway.models import IdempotentRequest, RateCounter
+from services.common import rpc
 from services.common.config import setting
 from services.common.errors import (
     Forbidden,
@@ -34,6 +36,7 @@ from services.common.roles import REGION_ADMIN, STRUCTURE_ROLES, TEAM_ROLES
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
+PROBE_TIMEOUT = 1.0  # health probe of a service whose breaker is half-open
 
 # Who may call an endpoint. Structure-scoped access is checked by the handler with the structure id.
 ANONYMOUS = "anonymous"
@@ -119,14 +122,9 @@ class Context:
         return self._actor
 
     def json(self, schema: Schema | None = None, partial: bool = False) -> dict:
-        raw = self.request.get_data(cache=True)
-        if not raw:
-            data: Any = {}
-        else:
-            try:
-                data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: too deep
-                raise InvalidInput("Corps de requête JSON invalide", {"body": f"malformed JSON: {exc}"[:300]}) from exc
+        data: Any = edge.json_body(self.request)
+        if data is None:
+            data = {}
         if schema is None:
             if not isinstance(data, dict):
                 raise InvalidInput("Un objet JSON est attendu", {"body": "expected a JSON object"})
@@ -142,7 +140,7 @@ class Context:
         if schema is None:
             return self.request.args.to_dict()
         try:
-            return schema.load(self.request.args.to_dict())
+            return edge.check_query(schema.load(self.request.args.to_dict()))
         except ValidationError as err:
             raise from_marshmallow(err, "Paramètres invalides") from err
 
@@ -159,8 +157,12 @@ class Context:
 
 
 def error_response(exc: BaseException) -> Response:
+    headers = {}
     if isinstance(exc, RorError):
         body, status = exc.to_dict(), exc.status
+        retry_after = exc.fields.get("retry_after") if isinstance(exc.fields, dict) else None
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
     elif isinstance(exc, (RpcTimeout, eventlet.Timeout)):
         body, status = Unavailable("Le service ne répond pas, réessayez plus tard").to_dict(), 503
     elif isinstance(exc, UnknownService):
@@ -171,11 +173,8 @@ def error_response(exc: BaseException) -> Response:
         detail = exc.exc_type if isinstance(exc, RemoteError) else type(exc).__name__
         body = {"error": {"code": "internal", "message": "Erreur interne", "fields": {"detail": detail}}}
         status = 500
-    headers = {}
-    if status == 429 and isinstance(exc, RorError) and exc.fields.get("retry_after"):
-        headers["Retry-After"] = str(exc.fields["retry_after"])
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json",
-                    headers=headers)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
+                    mimetype="application/json")
 
 
 def to_response(result: Any, status: int, ep: Endpoint | None = None) -> Response:
@@ -229,6 +228,7 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
         @functools.wraps(fn)
         def handler(self, req: Request, **params):
             try:
+                edge.check_request(req, params)  # sizes and characters before anything else
                 region = params.pop("region", None)
                 if region is not None:
                     get_region(region)  # 404 before anything else
@@ -237,22 +237,48 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
                 if access != ANONYMOUS or (header and region):
                     if region is None:
                         raise NotFound("Région manquante", {"region": "missing"})
-                    identity = verify(bearer_token(header), region, self.jwks)
+                    identity = verify(bearer_token(header), region, self.jwks, self.config)
                 check_access(access, identity)
-                return to_response(fn(self, Context(self, req, region, identity, query), **params), status, ep)
+                if access == ANONYMOUS and method in edge.WRITE_METHODS:
+                    edge.rate_limit(self.db, RateCounter, fn.__name__, edge.client_ip(req), self.config)
+
+                def run() -> Response:
+                    try:
+                        return to_response(fn(self, Context(self, req, region, identity, query), **params), status, ep)
+                    except Exception as exc:
+                        return error_response(exc)
+
+                key = edge.idempotency_key(req) if method in edge.WRITE_METHODS else None
+                if key is None:
+                    return run()
+                scope = f"{region}:{identity.subject if identity else 'ip:' + edge.client_ip(req)}"
+                return edge.idempotent(self.db, IdempotentRequest, scope, key, req, run)
             except Exception as exc:  # every failure leaves as the contract's error shape
                 return error_response(exc)
 
-        return http(method, path)(handler)
+        return edge.http(method, path)(handler)
 
     return decorate
 
 
+def _unwell(exc: BaseException) -> bool:
+    """Exceptions that say the service is unwell (they count for its breaker); a domain answer does not."""
+    if isinstance(exc, RorError):
+        return isinstance(exc, Unavailable)
+    return isinstance(exc, (RpcTimeout, eventlet.Timeout, UnknownService, OSError))
+
+
 def call(proxy, method: str, *args, timeout: float | None = None, **kwargs):
-    """RPC with a deadline (ROR_RPC_TIMEOUT unless the endpoint says otherwise): nameko's in-service
-    proxy has none, and a dead service must give 503."""
+    """RPC with a deadline (the request expires in the broker when the caller gives up:
+    services.common.rpc), under the downstream service's breaker and concurrency limit
+    (gateway.resilience): a dead or saturated service answers 503 quickly and costs only its endpoints."""
+    service = getattr(proxy.worker_ctx, "service", None)
     if timeout is None:
-        service = getattr(proxy.worker_ctx, "service", None)
         timeout = float(setting("ROR_RPC_TIMEOUT", getattr(service, "config", None)))
-    with eventlet.Timeout(timeout, Unavailable(f"Le service {proxy.service_name} ne répond pas")):
-        return getattr(proxy, method)(*args, **kwargs)
+    guards = getattr(service, "guards", None)
+    if guards is None:
+        return rpc.call(proxy, method, *args, timeout=timeout, **kwargs)
+    guard = guards[proxy.service_name]
+    return guard.run(lambda: rpc.call(proxy, method, *args, timeout=timeout, **kwargs),
+                     probe=lambda: rpc.call(proxy, "health", timeout=PROBE_TIMEOUT),
+                     is_failure=_unwell)

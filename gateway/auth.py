@@ -14,6 +14,7 @@ import jwt
 import requests
 from jwt import PyJWKSet
 
+from services.common.config import setting
 from services.common.errors import Forbidden, Unauthorized, Unavailable
 from services.common.regions import REALM_TO_REGION, get_region
 
@@ -100,9 +101,21 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
-    """Identity carried by `token`, which must come from `region_code`'s realm (a token verified once is
-    remembered until it expires; only successes are)."""
+def expected_issuers(realm: str, config: dict | None = None) -> set[str]:
+    """The `iss` values accepted for `realm`: each URL of ROR_KEYCLOAK_ISSUER_URL (comma-separated;
+    an entry may be a template with {realm}), by default Keycloak's two public URLs, ROR_KEYCLOAK_URL
+    (http, passwords) and ROR_KEYCLOAK_TLS_URL (https, CPS cards), + /realms/<realm>. Keycloak runs with
+    its hostname fixed, so a forged Host header cannot make it issue another issuer, and any other
+    issuer is refused here."""
+    configured = setting("ROR_KEYCLOAK_ISSUER_URL", config)
+    bases = [b.strip() for b in configured.split(",") if b.strip()] if configured else [
+        setting("ROR_KEYCLOAK_URL", config), setting("ROR_KEYCLOAK_TLS_URL", config)]
+    return {b.format(realm=realm) if "{realm}" in b else f"{b.rstrip('/')}/realms/{realm}" for b in bases}
+
+
+def verify(token: str, region_code: str, jwks: JwksCache, config: dict | None = None) -> Identity:
+    """Identity carried by `token`, which must come from `region_code`'s realm, as issued by the
+    configured Keycloak URL (a token verified once is remembered until it expires; only successes are)."""
     known = jwks.remembered(token, region_code)
     if known is not None:
         return known
@@ -116,6 +129,8 @@ def verify(token: str, region_code: str, jwks: JwksCache) -> Identity:
     realm = issuer.rstrip("/").rsplit("/realms/", 1)[-1] if "/realms/" in issuer else ""
     if realm not in REALM_TO_REGION:
         raise Unauthorized("Jeton invalide", {"authorization": "token not issued by a ROR realm"})
+    if issuer not in expected_issuers(realm, config):
+        raise Unauthorized("Jeton invalide", {"authorization": "unexpected token issuer"})
     kid = header.get("kid")
     if not kid:
         raise Unauthorized("Jeton invalide", {"authorization": "token has no kid"})

@@ -7,22 +7,27 @@ import requests
 from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
 from gateway import api
 from gateway.api import Reply
-from gateway.dependencies import Habilitations, Jwks
+from gateway.dependencies import DownstreamGuards, Habilitations, Jwks
+from gateway.edge import http
 from gateway.habilitations import HabilitationEvents
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
+from gateway.routes.dashboard import DashboardRoutes
+from gateway.routes.dossiers import DossiersRoutes
 from gateway.routes.fhir import FhirRoutes
+from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
 from gateway.routes.resource_persons import ResourcePersonsRoutes
 from gateway.routes.search import SearchRoutes
 from gateway.routes.self_service import SelfServiceRoutes
 from gateway.schemas import HealthSchema
+from gateway.web.routes import WebRoutes
+from services.common import rpc
 from services.common.config import setting
-from services.common.dependencies import ALL_ERRORS  # noqa: F401  (registers domain errors for RPC)
+from services.common.dependencies import ALL_ERRORS, Database  # noqa: F401  (registers domain errors for RPC)
 from services.common.errors import NotFound
 from services.common.heartbeat import Heartbeat
 from services.common.migrations import SERVICES
@@ -30,13 +35,16 @@ from services.common.migrations import SERVICES
 HEALTH_TIMEOUT = 3.0
 
 
-class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes, HabilitationEvents,
+class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes,
+                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents, WebRoutes,
                      SelfServiceRoutes, ResourcePersonsRoutes):
     name = "gateway"
 
     config = Config()
     jwks = Jwks()
     habilitations = Habilitations()
+    guards = DownstreamGuards()
+    db = Database()  # schema gateway: rate-limit counters, idempotency keys (gateway.models)
     heartbeat = Heartbeat(database=False)  # per-pod probe file (deploy/k8s)
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")
@@ -48,10 +56,11 @@ class GatewayService(AccountsRoutes, OffersRoutes, AnomaliesRoutes, FhirRoutes, 
     def _check_service(self, name: str) -> dict:
         """ok, empty (running, no capability declared yet: not counted as down) or down."""
         try:
-            with eventlet.Timeout(HEALTH_TIMEOUT):
-                answer = getattr(self, name).health()
+            answer = rpc.call(getattr(self, name), "health", timeout=HEALTH_TIMEOUT)
         except BaseException as exc:  # noqa: BLE001 - a timeout is a BaseException in eventlet
+            self.guards[name].breaker.trip(f"health: {type(exc).__name__}: {exc}")  # fail fast from now
             return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        self.guards[name].breaker.success()  # it answers: its endpoints may call it again
         status = answer.get("status")
         return {"status": status if status in ("ok", "empty") else "down",
                 "capabilities": answer.get("capabilities") or [], "detail": answer}

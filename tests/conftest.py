@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 
 import pytest
@@ -97,6 +98,11 @@ def suite_config(db_url, amqp_uri, national_ror, sms_gateway):
         "ROR_PUBLIC_URL": f"http://{GATEWAY_ADDRESS}",
         "serializer": "json",
         "max_workers": 10,
+        # Webhook receivers of the tests listen on loopback; retries come within seconds, not hours.
+        "ROR_WEBHOOK_ALLOW_LOOPBACK": "1",
+        "ROR_WEBHOOK_SCHEDULE": "0,1,2,3,5,8",
+        # The suite's tests make many anonymous writes from 127.0.0.1; tests of the limits lower it.
+        "ROR_RATE_LIMIT_FACTOR": "100",
     }
 
 
@@ -159,7 +165,6 @@ def api(suite):
 def tokens():
     """Access tokens of the demo users, per (region, username), fetched again when about to expire
     (the whole suite lasts longer than an access token)."""
-    import time
 
     cache: dict[tuple[str, str], tuple[str, float]] = {}
     privileged = {"cpts.directeur", "validateur", "support", "admin"}

@@ -233,6 +233,7 @@ def regional_realm(code: str, region: Region | None = None) -> dict:
     region = realm_settings(region) if region is not None else REGIONS[code]
     realm = region["realm"]
     rep = common_realm(realm, region["display"])
+    rep["loginTheme"] = "ror"  # deploy/keycloak/themes/ror, copied into Keycloak by start.sh
     rep.update({
         "otpPolicyType": "totp",
         "otpPolicyAlgorithm": "HmacSHA1",
@@ -271,6 +272,9 @@ def regional_realm(code: str, region: Region | None = None) -> dict:
             "clientId": "ror-gateway",
             "name": "ROR (gateway)",
             "enabled": True,
+            # the web pages of the region: the login theme links back to them (« carte CPS »)
+            "rootUrl": GATEWAY_ORIGINS[0],
+            "baseUrl": f"/{code}/",
             "protocol": "openid-connect",
             "publicClient": True,
             "standardFlowEnabled": True,

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Start Keycloak (dev mode, H2 dev database) for the ROR suite, with the realms ror-idf, ror-pdl, psc.
+# Start Keycloak (dev mode, on the suite's PostgreSQL: database `keycloak`) for the ROR suite, with the
+# realms ror-idf, ror-pdl, psc.
 #
 #   http  127.0.0.1:8080   https 127.0.0.1:8443 (TLS client certificate requested: CPS cards)
 #   management (health) http://127.0.0.1:9000/health/ready
 #   log var/log/keycloak.log, pidfile var/run/keycloak.pid, distribution + dev DB under var/keycloak/
 #
 # Idempotent: when our Keycloak is up and healthy and nothing it was started from changed, exits 0
-# at once. When the realm files (or the values of their ${ENV} placeholders) changed, the dev DB is
-# wiped so that --import-realm imports them again (it skips realms that exist).
+# at once. When only the realm files (or the values of their ${ENV} placeholders) changed, they are
+# applied to the live realms by sync_realms.py (settings and clients updated in place, what is new
+# added; users, their ids and credentials kept) — no restart, nothing wiped. Keycloak's state lives in
+# PostgreSQL (role and database `keycloak`, created here when missing), so it survives restarts.
+# Its hostname is fixed (ROR_KEYCLOAK_HOSTNAME, 127.0.0.1): a Host header cannot change the tokens'
+# issuer.
 #
 # Environment (all optional): ROR_KEYCLOAK_VERSION (26.7.3), KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD
 # (admin/admin), ROR_DEMO_PASSWORD, ROR_DEMO_TOTP_SECRET, ROR_ACCOUNTS_CLIENT_SECRET,
 # ROR_PSC_CLIENT_SECRET (realm placeholders), ROR_KEYCLOAK_BIND (127.0.0.1),
-# ROR_KEYCLOAK_START_TIMEOUT (180 s).
+# ROR_KEYCLOAK_START_TIMEOUT (400 s), ROR_KEYCLOAK_HOSTNAME (127.0.0.1), ROR_KEYCLOAK_DB_PASSWORD (keycloak).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.sh"
@@ -24,7 +29,13 @@ export ROR_DEMO_TOTP_SECRET="${ROR_DEMO_TOTP_SECRET:-JBSWY3DPEHPK3PXPJBSWY3DPEHP
 export ROR_ACCOUNTS_CLIENT_SECRET="${ROR_ACCOUNTS_CLIENT_SECRET:-ror-accounts-dev-secret}"
 export ROR_PSC_CLIENT_SECRET="${ROR_PSC_CLIENT_SECRET:-psc-dev-secret}"
 BIND="${ROR_KEYCLOAK_BIND:-127.0.0.1}"
-TIMEOUT="${ROR_KEYCLOAK_START_TIMEOUT:-180}"
+# The host is fixed (a Host header cannot change it); scheme and port follow the listener, so tokens
+# issued on 8080 (passwords) and on 8443 (CPS cards, browser flow included) keep their own URLs —
+# the gateway accepts exactly these two issuers (ROR_KEYCLOAK_URL, ROR_KEYCLOAK_TLS_URL).
+HOSTNAME_URL="${ROR_KEYCLOAK_HOSTNAME:-127.0.0.1}"
+export KC_DB_PASSWORD="${ROR_KEYCLOAK_DB_PASSWORD:-keycloak}"   # read by Keycloak, kept off the command line
+DB_PORT="${PG_PORT:-5432}"
+TIMEOUT="${ROR_KEYCLOAK_START_TIMEOUT:-400}"   # a first start on an empty database creates its schema (~2 min on 2 busy cores)
 TRUSTSTORE="$PKI_DIR/truststore.p12"
 TRUSTSTORE_PASSWORD="${ROR_KEYCLOAK_TRUSTSTORE_PASSWORD:-ror-dev-truststore}"
 REALM_FILES=("$KC_DIR/ror-idf.json" "$KC_DIR/ror-pdl.json" "$KC_DIR/psc.json")
@@ -71,7 +82,7 @@ provider_hash() { find "$PROVIDER_SRC" -type f | LC_ALL=C sort | xargs cat | sha
 # Everything the running server depends on besides the DB content.
 runtime_hash() {
     {
-        printf '%s\n' "$KC_VERSION" "$BIND" "$KC_BOOTSTRAP_ADMIN_USERNAME" "$TRUSTSTORE_PASSWORD"
+        printf '%s\n' "$KC_VERSION" "$BIND" "$KC_BOOTSTRAP_ADMIN_USERNAME" "$TRUSTSTORE_PASSWORD" "$HOSTNAME_URL" "$DB_PORT"
         sha_of_files "$0" "$KC_DIR/common.sh"   # the options below
         provider_hash
         for f in "$PKI_DIR/ca.pem" "$PKI_DIR/server.pem" "$TRUSTSTORE"; do
@@ -84,10 +95,35 @@ export KC_HTTPS_TRUST_STORE_PASSWORD="$TRUSTSTORE_PASSWORD"   # read by Keycloak
 lock keycloak
 T0=$SECONDS
 
+sync_realms() {
+    log "applying the realm files to the live realms (users kept)"
+    (cd "$ROOT" && "$PYTHON" "$KC_DIR/sync_realms.py" "${REALM_FILES[@]}") >>"$KC_LOG" 2>&1 \
+        || failed "deploy/keycloak/sync_realms.py could not apply the realm files"
+    realm_hash >"$REALM_HASH_FILE"
+}
+
+# PostgreSQL role and database of Keycloak (deploy/postgres.sh creates them too; here for a Keycloak
+# started on its own).
+ensure_database() {
+    local psql=(as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$DB_PORT")
+    "${psql[@]}" -c "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keycloak') THEN
+            CREATE ROLE keycloak LOGIN PASSWORD '$KC_DB_PASSWORD';
+        END IF; END \$\$;" >/dev/null || failed "cannot create the PostgreSQL role keycloak (is PostgreSQL up?)"
+    if [[ -z "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'keycloak'")" ]]; then
+        log "creating the PostgreSQL database keycloak"
+        as_postgres createdb -p "$DB_PORT" -O keycloak -E UTF8 -T template0 keycloak || failed "createdb keycloak"
+    fi
+}
+
+# Login theme (deploy/keycloak/themes) into the distribution; dev mode reads themes from disk live.
+copy_themes() { [[ ! -d "$KC_HOME/themes" ]] || cp -r "$KC_DIR/themes/." "$KC_HOME/themes/"; }
+copy_themes
+
 # ---- 1. fast path: our Keycloak is up, healthy, started from the same files ---------------------
 if [[ -d "$KC_HOME" ]] && kc_healthy && [[ -n "$(kc_our_pids)" ]] \
-    && [[ "$(cat "$REALM_HASH_FILE" 2>/dev/null)" == "$(realm_hash)" ]] \
     && [[ "$(cat "$RUNTIME_HASH_FILE" 2>/dev/null)" == "$(runtime_hash)" ]]; then
+    [[ "$(cat "$REALM_HASH_FILE" 2>/dev/null)" == "$(realm_hash)" ]] || sync_realms
     log "already running and up to date: http://127.0.0.1:8080, https://127.0.0.1:8443"
     exit 0
 fi
@@ -121,6 +157,7 @@ if [[ ! -x "$KC_HOME/bin/kc.sh" ]]; then
     mkdir -p "$KC_HOME.partial"
     tar -xzf "$M2_TGZ" -C "$KC_HOME.partial" --strip-components=1 || failed "cannot unpack $M2_TGZ"
     mv "$KC_HOME.partial" "$KC_HOME"
+    copy_themes
 fi
 
 # ---- 4. test PKI: CA, server certificate (127.0.0.1, localhost), truststore ---------------------
@@ -150,16 +187,9 @@ if [[ ! -f "$PROVIDER_JAR" || "$(cat "$KC_BASE/provider.sha256" 2>/dev/null)" !=
     echo "$PROVIDER_HASH" >"$KC_BASE/provider.sha256"
 fi
 
-# ---- 6. stop ours if running (files changed), re-import realms when they changed -----------------
+# ---- 6. stop ours if running (files changed); the realm files are imported only into a new DB ----
 kc_stop || true
-REALM_HASH="$(realm_hash)"
-if [[ "$(cat "$REALM_HASH_FILE" 2>/dev/null)" != "$REALM_HASH" ]]; then
-    if [[ -d "$KC_HOME/data/h2" ]]; then
-        log "realm files changed: wiping the dev database so that they are imported again"
-    fi
-    rm -rf "$KC_HOME/data/h2"
-    rm -f "$REALM_HASH_FILE"
-fi
+ensure_database
 mkdir -p "$KC_HOME/data/import"
 rm -f "$KC_HOME/data/import/"*.json
 cp "${REALM_FILES[@]}" "$KC_HOME/data/import/"
@@ -169,6 +199,10 @@ log "starting Keycloak $KC_VERSION (log: $KC_LOG)"
 # In a subshell without fd 8: Keycloak must not inherit (and hold forever) the lock taken above.
 (exec 8>&-; start_bg keycloak "$KC_LOG" "$KC_HOME/bin/kc.sh" start-dev \
     --import-realm \
+    --db=postgres \
+    --db-url="jdbc:postgresql://127.0.0.1:$DB_PORT/keycloak" \
+    --db-username=keycloak \
+    --hostname="$HOSTNAME_URL" \
     --http-host="$BIND" \
     --http-port=8080 \
     --https-port=8443 \
@@ -180,7 +214,6 @@ log "starting Keycloak $KC_VERSION (log: $KC_LOG)"
     --http-management-port=9000 \
     --http-management-scheme=http \
     --health-enabled=true \
-    --hostname-strict=false \
     --log-console-color=false)
 
 deadline=$((SECONDS + TIMEOUT))
@@ -194,6 +227,7 @@ for realm in ror-idf ror-pdl psc; do
     curl -fsS --max-time 10 -o /dev/null "http://127.0.0.1:8080/realms/$realm/.well-known/openid-configuration" \
         || failed "realm $realm is missing after import"
 done
-echo "$REALM_HASH" >"$REALM_HASH_FILE"
+# --import-realm skipped the realms the database already had: bring them up to the files.
+[[ "$(cat "$REALM_HASH_FILE" 2>/dev/null)" == "$(realm_hash)" ]] || sync_realms
 runtime_hash >"$RUNTIME_HASH_FILE"
 log "ready in $((SECONDS - T0))s: http://127.0.0.1:8080 (admin console /admin), https://127.0.0.1:8443, health $KC_HEALTH_URL"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from marshmallow import Schema, fields
 
-from gateway import api
-from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, REGIONAL_TEAM, Context, Reply, endpoint
+from gateway import api, edge
+from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, REGIONAL_TEAM, Context, endpoint
 from gateway.schemas import IdentitySchema
 from services.accounts.contracts import (
     AcceptedSchema,
@@ -38,11 +36,11 @@ class HabilitationListSchema(Schema):
     habilitations = fields.List(fields.Nested(HabilitationSchema), required=True)
 
 
-def _page(title: str, text: str, status: int) -> Reply:
-    """A minimal French page: the verification link is opened in a browser, not by an API client."""
-    body = (f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
-            f"<body><h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>")
-    return Reply(body, status, mimetype="text/html")
+def _page(title: str, text: str, status: int, region: str | None = None, ok: bool = False):
+    """The verification link is opened in a browser, not by an API client: a page of the web front."""
+    from gateway.web.framework import message_page
+
+    return message_page(region, title, text, status, login_link=ok)
 
 
 class AccountsRoutes:
@@ -67,7 +65,8 @@ class AccountsRoutes:
     def activate_account(self, ctx: Context):
         """Activate an account: RPPS + activation code + password + e-mail (to verify before login)."""
         data = ctx.json(ActivateSchema())
-        return api.call(self.accounts, "activate", ctx.region, data)
+        # The client's address: wrong codes lock the RPPS for this client only (services.accounts).
+        return api.call(self.accounts, "activate", ctx.region, data, client=edge.client_ip(ctx.request))
 
     @endpoint("POST", "/api/<region>/accounts/verify-email", ANONYMOUS, request=VerifyEmailSchema,
               response=VerifyEmailResultSchema, tags=TAGS)
@@ -83,8 +82,8 @@ class AccountsRoutes:
             result = api.call(self.accounts, "verify_email", ctx.region, {"token": ctx.arg("token")})
         except RorError as exc:
             return _page("Validation de votre adresse mail", f"{exc.message} Contactez le support du {label}.",
-                         exc.status)
-        return _page("Validation de votre adresse mail", result["message"], 200)
+                         exc.status, ctx.region)
+        return _page("Validation de votre adresse mail", result["message"], 200, ctx.region, ok=True)
 
     # ------------------------------------------------------------------ password renewal
     @endpoint("POST", "/api/<region>/accounts/password-reset", ANONYMOUS, request=PasswordResetSchema,

@@ -16,12 +16,12 @@ from email.utils import format_datetime
 
 import eventlet
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway import api
 from gateway.api import ANONYMOUS, ENDPOINTS, Endpoint
 from gateway.auth import bearer_token, verify
+from gateway.edge import http
 from services.common.errors import InvalidInput, NotFound, RorError
 from services.common.regions import get_region
 from services.offers.fhir.contracts import FHIR_JSON, RESOURCE_TYPES, operation_outcome

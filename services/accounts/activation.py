@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 # --------------------------------------------------------------------------- password policy
@@ -52,6 +53,18 @@ def normalize_code(text: object) -> str | None:
     return code
 
 
+# scrypt costs ~50 ms of CPU and 16 MiB: a flood of attempts must not starve the process. At most
+# SCRYPT_SLOTS run at once; `offload` runs each one off the event loop (the service sets it to
+# eventlet's thread pool; hashlib.scrypt releases the GIL), so other requests keep being served.
+SCRYPT_SLOTS = threading.BoundedSemaphore(2)
+offload: Callable = lambda fn, *args, **kwargs: fn(*args, **kwargs)  # noqa: E731
+
+
+def _scrypt(secret: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    with SCRYPT_SLOTS:
+        return offload(hashlib.scrypt, secret, salt=salt, n=n, r=r, p=p, dklen=dklen)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -66,7 +79,7 @@ def hash_code(code: str, salt: bytes | None = None) -> str:
     if normalized is None:
         raise ValueError("not an activation code")
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(normalized.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    digest = _scrypt(normalized.encode(), salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, 32)
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
@@ -80,8 +93,7 @@ def verify_code(code: object, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    candidate = hashlib.scrypt(normalized.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-                               dklen=len(_unb64(digest)))
+    candidate = _scrypt(normalized.encode(), _unb64(salt), int(n), int(r), int(p), len(_unb64(digest)))
     return hmac.compare_digest(candidate, _unb64(digest))
 
 

@@ -80,6 +80,23 @@ class Directory:
     def rpps_has_account(self, rpps: str) -> bool:
         return self.find_by_username(rpps) is not None or bool(self.find_by_rpps(rpps))
 
+    def find_by_id(self, user_id: str) -> dict | None:
+        try:
+            return self._call("get_user", user_id, not_found=_Gone)
+        except _Gone:
+            return None
+
+    def users_page(self, first: int, size: int) -> list[dict]:
+        return self._call("get_users", {"first": first, "max": size, "briefRepresentation": True})
+
+    def realm_role_names(self, user_id: str) -> set[str]:
+        """Effective realm roles; `GET /roles/{name}/users` would need view-realm, which we do not have."""
+        try:
+            roles = self._call("get_composite_realm_roles_of_user", user_id, not_found=_Gone)
+        except _Gone:
+            return set()
+        return {r.get("name") for r in roles}
+
     # ------------------------------------------------------------------ users
     def create_professional(self, rpps: str, email: str, first_name: str, last_name: str,
                             password: str) -> str:

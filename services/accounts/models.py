@@ -33,6 +33,10 @@ class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 
 
+class RateCounter(RateCounterMixin, Base):
+    """Abuse limits of this service (services.accounts.throttle)."""
+
+
 class ActivationCode(Base):
     """A one-time code mailed to a professional (URPS letter). Only its scrypt hash is kept."""
 
@@ -71,6 +75,8 @@ class ActivationAttempt(Base):
     rpps: Mapped[str] = mapped_column(String(11))
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Client IP: wrong codes lock an RPPS for that client only, so a stranger cannot lock a professional out.
+    client: Mapped[str | None] = mapped_column(String(64))
 
 
 class Activation(Base):
@@ -151,10 +157,6 @@ class Habilitation(Base):
 
 
 # =========================================================================== self-registration (issue 15)
-
-class RateCounter(RateCounterMixin, Base):
-    """Fixed-window counters (services.common.ratelimit): SMS codes and registrations per phone / IP."""
-
 
 class Registration(Base):
     """A self-registration on the regional portal: what the form said and what was checked."""

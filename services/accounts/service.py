@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 
 import eventlet
+import eventlet.tpool
 from marshmallow import Schema, ValidationError
 from nameko.dependency_providers import Config
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
-from services.accounts import self_service_rpc
+from services.accounts import activation as activation_rules
+from services.accounts import recipients_rpc, self_service_rpc, throttle
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
@@ -37,13 +39,14 @@ from services.accounts.schemas import (
 )
 from services.common.actor import Actor
 from services.common.config import setting
-from services.common.db import transaction
+from services.common.db import database_url, session_factory, transaction
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
-from services.common.errors import Forbidden, Unavailable, from_marshmallow
+from services.common.errors import Forbidden, from_marshmallow
 from services.common.health import service_health
 from services.common.heartbeat import Heartbeat
 from services.common.regions import get_region
+from services.common.rpc import call as deadline_call
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,12 @@ def _actor(region: str, data: dict, admin: bool = False, team: bool = False) -> 
     return actor
 
 
-class AccountsService(self_service_rpc.SelfServiceRpc):
+# Activation codes' scrypt off the event loop (bounded in services.accounts.activation).
+activation_rules.offload = eventlet.tpool.execute
+
+
+# Mixins through their module: `nameko run` runs every class of this module that has entrypoints.
+class AccountsService(recipients_rpc.RecipientsRpc, self_service_rpc.SelfServiceRpc):
     name = "accounts"
     capabilities = ("activation_codes", "activation", "email_verification", "password_reset", "ror_accounts",
                     "habilitations")
@@ -99,12 +107,8 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
     # ------------------------------------------------------------------ plumbing
     def _offers(self, method: str, *args, **kwargs):
         """Offers RPC with a deadline (the in-service proxy has none): a dead service gives 503."""
-        timeout = float(setting("ROR_RPC_TIMEOUT", self.config))
-        try:
-            with eventlet.Timeout(timeout, Unavailable("Le service offers ne répond pas")):
-                return getattr(self.offers, method)(*args, **kwargs)
-        except UnknownService as exc:
-            raise Unavailable("Le service offers n'est pas démarré", {"offers": str(exc)}) from exc
+        return deadline_call(self.offers, method, *args, timeout=float(setting("ROR_RPC_TIMEOUT", self.config)),
+                             **kwargs)
 
     def _structure_exists(self, region: str, structure_id: int) -> bool:
         try:
@@ -151,11 +155,11 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
 
     # ------------------------------------------------------------------ activation
     @rpc
-    def activate(self, region: str, data: dict) -> dict:
+    def activate(self, region: str, data: dict, client: str | None = None) -> dict:
         get_region(region)
         with transaction(self.db):
             return activation.activate(self.db, region, _load(ActivateSchema(), data), self.directory(region),
-                                       setting("ROR_PUBLIC_URL", self.config))
+                                       setting("ROR_PUBLIC_URL", self.config), client=client)
 
     @rpc
     def verify_email(self, region: str, data: dict) -> dict:
@@ -173,9 +177,12 @@ class AccountsService(self_service_rpc.SelfServiceRpc):
         value = _load(PasswordResetSchema(), data)["username_or_email"]
         directory = self.directory(region)
 
+        new_session = session_factory(database_url(self.config))
+
         def send():
             try:
-                sent = password_reset.request_password_reset(region, value, directory)
+                sent = password_reset.request_password_reset(
+                    region, value, directory, allow=lambda user_id: throttle.reset_allowed(new_session, region, user_id))
                 log.info("password reset in %s for %r: %s", region, value, "sent" if sent else "no account")
             except Exception:  # a managed thread must not raise: it would kill the container
                 log.exception("password reset in %s for %r failed", region, value)

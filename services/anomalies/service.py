@@ -21,7 +21,7 @@ from nameko.timer import timer
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from services.anomalies import reports, rules, tickets
+from services.anomalies import reports, rules, stats_rpc, tickets
 from services.anomalies.models import Anomaly, Outbox, RateCounter
 from services.anomalies.schemas import (
     AnomalyCreateSchema,
@@ -83,7 +83,8 @@ def _anomaly_etag(anomaly: Anomaly) -> str:
     return f'"a{anomaly.id}-{int(anomaly.updated_at.timestamp() * 1000)}"'
 
 
-class AnomaliesService:
+# Mixins through their module: `nameko run` runs every class of this module that has entrypoints.
+class AnomaliesService(stats_rpc.AnomalyStatsRpc):
     name = "anomalies"
     capabilities = ("anomalies", "support_tickets", "anomaly_rules")
 

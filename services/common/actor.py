@@ -43,6 +43,19 @@ class Actor:
         }
 
     @classmethod
+    def in_region(cls, data: dict | None, region: str) -> Actor:
+        """The caller of an RPC that needs one, refused (403) when missing or of another region: a token of
+        one realm never reads or writes another region's data."""
+        from services.common.errors import Forbidden
+
+        if not data:
+            raise Forbidden("Authentification requise pour cette action", {"actor": "missing"})
+        actor = cls.from_dict(data)
+        if actor.region != region:
+            raise Forbidden("Ce compte n'appartient pas à cette région", {"region": f"actor of {actor.region}"})
+        return actor
+
+    @classmethod
     def from_dict(cls, data: dict) -> Actor:
         return cls(
             subject=data["subject"], username=data["username"], region=data["region"],

@@ -23,10 +23,10 @@ def db() -> None:
 @click.option("--url", default=None, help="SQLAlchemy URL (default: ROR_DATABASE_URL).")
 def upgrade(url: str | None) -> None:
     """Apply every service's migrations up to head."""
-    from services.common.migrations import SERVICES
+    from services.common.migrations import SCHEMAS
     from services.common.migrations import upgrade as upgrade_one
 
-    for service in SERVICES:
+    for service in SCHEMAS:
         upgrade_one(service, url or database_url())
         click.echo(f"{service}: up to date")
 
@@ -82,6 +82,7 @@ _GROUPS = (
     ("services.offers.cli", "search_group"),
     ("services.common.demo", "demo"),
     ("services.anomalies.cli", "anomalies"),
+    ("services.common.outbox_cli", "outbox_group"),
 )
 
 for _module, _attr in _GROUPS:

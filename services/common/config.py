@@ -16,6 +16,9 @@ DEFAULTS: dict[str, str] = {
     "ROR_DATABASE_URL": "postgresql+psycopg2://ror:ror@127.0.0.1:5432/ror",
     "ROR_KEYCLOAK_URL": "http://127.0.0.1:8080",
     "ROR_KEYCLOAK_MANAGEMENT_URL": "http://127.0.0.1:9000",
+    "ROR_KEYCLOAK_TLS_URL": "https://127.0.0.1:8443",  # CPS cards (mutual TLS)
+    "ROR_KEYCLOAK_ISSUER_URL": "",  # accepted token issuers, comma-separated; empty: the two URLs above
+    "ROR_RATE_LIMIT_FACTOR": "1",  # scales the gateway's rate limits (gateway.edge.RATE_LIMITS)
     "ROR_KEYCLOAK_ADMIN": "admin",
     "ROR_KEYCLOAK_ADMIN_PASSWORD": "admin",
     "ROR_DEMO_PASSWORD": "RorDemo2026",
@@ -27,6 +30,9 @@ DEFAULTS: dict[str, str] = {
     "ROR_PUBLIC_URL": "http://127.0.0.1:8000",
     "ROR_NATIONAL_URL": "http://127.0.0.1:8190/fhir",  # FHIR base of the national ROR (stand-in: deploy/national.sh)
     "ROR_RPC_TIMEOUT": "15",
+    "ROR_RPC_CONCURRENCY": "8",  # gateway: calls in flight per downstream service
+    "ROR_BREAKER_THRESHOLD": "2",  # gateway: consecutive failures that open a service's breaker
+    "ROR_BREAKER_COOL_DOWN": "5",  # gateway: seconds before an open breaker probes the service
     "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",
     "ROR_SMS_URL": "http://127.0.0.1:1026/messages",  # SMS gateway (stand-in: deploy/sms.sh)
@@ -38,6 +44,14 @@ DEFAULTS: dict[str, str] = {
     "ROR_CGU_VERSION": "2026-01",
     "ROR_TLS_PROXY_ADDRESSES": "",  # TLS front(s) allowed to forward the CPS card certificate (X-SSL-Client-Cert)  # version of the portal's conditions of use; a new one asks again
     "ROR_VAR_DIR": str(ROOT / "var"),
+    # Webhooks: loopback / private receivers are refused (SSRF) unless allowed (the demo and tests
+    # allow loopback); seconds between attempts (Standard Webhooks' schedule); concurrent attempts per
+    # subscription (a slow receiver holds only these).
+    "ROR_WEBHOOK_ALLOW_LOOPBACK": "0",
+    "ROR_WEBHOOK_ALLOW_PRIVATE": "0",
+    "ROR_WEBHOOK_SCHEDULE": "0,5,300,1800,7200,18000,36000,36000",
+    "ROR_WEBHOOK_TIMEOUT": "15",
+    "ROR_WEBHOOK_CONCURRENCY": "8",
 }
 
 

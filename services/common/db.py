@@ -25,6 +25,14 @@ log = logging.getLogger(__name__)
 _UNDO = "ror.undo"  # key of Session.info: compensations of the current transaction
 IDLE_PING_AFTER = 5.0  # seconds a pooled connection may rest before it is checked again
 
+# Row ids are PostgreSQL `integer`: a larger id from a URL or a body names no row (and must not reach SQL,
+# which would refuse it with an error instead of "not found").
+ROW_ID_MAX = 2**31 - 1
+
+
+def is_row_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ROW_ID_MAX
+
 
 @cache
 def get_engine(url: str, read_only: bool = False) -> Engine:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import logging
 
 import eventlet
-from nameko.events import get_event_exchange
+from eventlet.semaphore import Semaphore
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import event_dispatcher
 from psycogreen.eventlet import patch_psycopg
 
 from services.common import outbox
 from services.common.db import commit, database_url, rollback, session_factory
+from services.common.entrypoints import queue_arguments
 from services.common.errors import ALL_ERRORS
 from services.common.events import split_event_type
+from services.common.publisher import BrokerDown, EventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,11 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self):
         self.factory = session_factory(database_url(self.container.config))
-        # Publisher retries are short: a dead broker must not block the relay for long.
-        # The relay declares its service's events exchange: publishing to an exchange nobody declared
-        # (no consumer has bound to it yet) fails the channel and would block the outbox for ever.
+        # One connection for the relay's life (services.common.publisher), not one per event or try;
+        # it declares the exchange and the known consumers' queues (with the deployment's queue type).
         config = self.container.config
-        self.dispatch = event_dispatcher(
-            config, retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2},
-            declare=[get_event_exchange(self.container.service_name, config)],
-        )
+        self.publisher = EventPublisher(config["AMQP_URI"], queue_arguments=queue_arguments(config))
+        self._flushing = Semaphore(1)
 
     def start(self):
         self._gt = self.container.spawn_managed_thread(self._loop)
@@ -92,12 +90,25 @@ class OutboxRelay(DependencyProvider):
     def stop(self):
         if self._gt is not None:
             self._gt.kill()
+        self.publisher.close()
 
     def _publish(self, event: dict) -> None:
         source, event_type = split_event_type(event["event_type"])
-        self.dispatch(source, event_type, event)
+        try:
+            self.publisher.publish(source, event_type, event)
+        except BrokerDown as exc:
+            raise outbox.BrokerUnavailable(str(exc)) from exc
 
     def flush(self) -> int:
+        # One pass at a time per process: the publisher's connection is not shared between greenlets.
+        if not self._flushing.acquire(blocking=False):
+            return 0
+        try:
+            return self._flush()
+        finally:
+            self._flushing.release()
+
+    def _flush(self) -> int:
         session = self.factory()
         try:
             sent = outbox.relay(session, self.outbox_cls, self._publish)

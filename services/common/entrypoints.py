@@ -11,10 +11,25 @@ queues) keep the classic type.
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
+
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu.exceptions import OperationalError
 from nameko.events import EventHandler
-from nameko.rpc import Rpc, RpcConsumer
+from nameko.messaging import QueueConsumer
+from nameko.rpc import ReplyListener, Rpc, RpcConsumer, RpcProxy
 
 from services.common.config import setting
+from services.common.errors import Unavailable
+from services.common.rpc import DEADLINE_KEY
+
+log = logging.getLogger(__name__)
+
+log = logging.getLogger(__name__)
+# What a broker that went away raises under a publish, an ack or a requeue.
+BROKER_GONE = (OSError, AmqpConnectionError, OperationalError)
 
 QUEUE_TYPES = ("classic", "quorum")
 
@@ -42,20 +57,81 @@ def _retype(queue, config) -> None:
         queue.queue_arguments = {**(queue.queue_arguments or {}), **extra}
 
 
+class RorQueueConsumer(QueueConsumer):
+    """nameko's, except that losing the connection under an ack or a requeue does not kill the
+    container (nameko catches amqp's ConnectionError only; a reset socket raises the builtin one): the
+    broker redelivers the unacknowledged message after the reconnection, and handlers are idempotent."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except BROKER_GONE as exc:
+            log.warning("ack lost with the broker connection (the message comes again): %s", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except BROKER_GONE as exc:
+            log.warning("requeue lost with the broker connection (the message comes again): %s", exc)
+
+
 class RorRpcConsumer(RpcConsumer):
+    queue_consumer = RorQueueConsumer()
+
     def setup(self):
         super().setup()
         _retype(self.queue, self.container.config)
+
+    def handle_result(self, message, result, exc_info):
+        """A reply that cannot be published (broker gone) is dropped, not fatal: the caller times out."""
+        try:
+            return super().handle_result(message, result, exc_info)
+        except BROKER_GONE as exc:
+            log.warning("RPC reply lost with the broker connection: %s", exc)
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
 
 
 class RorRpc(Rpc):
+    """Also drops a request whose caller's deadline has passed (clock in the `nameko.ror_deadline`
+    header, see services.common.rpc): a second guard after the message TTL, for a message taken from
+    the queue just before it expired or sent without a TTL."""
+
     rpc_consumer = RorRpcConsumer()
+
+    def handle_message(self, body, message):
+        deadline = (message.headers or {}).get(f"nameko.{DEADLINE_KEY}")
+        try:
+            late = deadline is not None and time.time() > float(deadline)
+        except (TypeError, ValueError):
+            late = False
+        if not late:
+            return super().handle_message(body, message)
+        log.warning("dropping %s: its caller gave up %.1fs ago", message.delivery_info.get("routing_key"),
+                    time.time() - float(deadline))
+        try:
+            raise Unavailable("Requête abandonnée par l'appelant (délai dépassé)")
+        except Unavailable:
+            # Replies (to no one, usually) and acks: the request is gone, never run.
+            self.rpc_consumer.handle_result(message, None, sys.exc_info())
 
 
 class RorEventHandler(EventHandler):
+    queue_consumer = RorQueueConsumer()
+
     def setup(self):
         super().setup()
         _retype(self.queue, self.container.config)
+
+
+class RorReplyListener(ReplyListener):
+    queue_consumer = RorQueueConsumer()
+
+
+class RorRpcProxy(RpcProxy):
+    """nameko's RpcProxy whose reply queue survives a broker restart (see RorQueueConsumer)."""
+
+    rpc_reply_listener = RorReplyListener()
 
 
 rpc = RorRpc.decorator

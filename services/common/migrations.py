@@ -12,11 +12,18 @@ from services.common.db import get_engine
 
 SERVICES = ("accounts", "offers", "dossiers", "anomalies", "notifications")
 SERVICES_DIR = Path(__file__).resolve().parents[1]
+# Schemas with migrations: the services', and the gateway's (rate limits, idempotency keys), whose
+# migrations live in gateway/migrations.
+SCHEMAS = (*SERVICES, "gateway")
+
+
+def migrations_dir(schema: str) -> Path:
+    return SERVICES_DIR.parent / "gateway" / "migrations" if schema == "gateway" else SERVICES_DIR / schema / "migrations"
 
 
 def alembic_config(service: str, url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir(service)))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["service"] = service
     return cfg
@@ -41,7 +48,7 @@ def pending(service: str, url: str) -> str | None:
 
 
 def upgrade_all(url: str) -> None:
-    for service in SERVICES:
+    for service in SCHEMAS:
         upgrade(service, url)
 
 

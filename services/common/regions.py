@@ -8,10 +8,11 @@ generating its realm with deploy/keycloak/gen_realms.py): no code names a region
 
 from __future__ import annotations
 
+import calendar
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -96,6 +97,19 @@ def load_regions(folder: Path | None = None) -> dict[str, Region]:
 REGIONS: dict[str, Region] = load_regions()
 
 REALM_TO_REGION = {r.realm: r.code for r in REGIONS.values()}
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """Same day `months` calendar months earlier (the last day of a shorter month)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def update_cutoff(code: str, now: datetime) -> datetime:
+    """What was last updated before this is due for an update in region `code` (PDL: 6 months)."""
+    return months_before(now, get_region(code).update_reminder_months)
 
 
 def get_region(code: str) -> Region:

@@ -53,8 +53,9 @@ def _with_family(session: Session, matching) -> list[Structure]:
     up = select(Structure.id, Structure.parent_id).where(Structure.id.in_(select(down.c.id))) \
         .cte("up", recursive=True)
     up = up.union(select(Structure.id, Structure.parent_id).where(Structure.id == up.c.parent_id))
-    return list(session.scalars(select(Structure).where(Structure.id.in_(select(up.c.id)))
-                                .order_by(Structure.id)))
+    # a unit removed by a dossier stays in the table (inactive), not in the répertoire
+    return list(session.scalars(select(Structure).where(Structure.id.in_(select(up.c.id)),
+                                                        Structure.active.is_(True)).order_by(Structure.id)))
 
 
 def _node(s: Structure, offer) -> dict:
@@ -144,7 +145,8 @@ def national_professionals(session: Session, region: str, rpps: str | None = Non
 
     One page of `limit`, in RPPS order; the next page starts after the last RPPS of this one
     (a whole region is tens of thousands of professionals)."""
-    stmt = select(Professional).where(Professional.region == region)
+    # persons added by name to a consultation (no RPPS) are not national professionals
+    stmt = select(Professional).where(Professional.region == region, Professional.rpps.is_not(None))
     if rpps:
         stmt = stmt.where(Professional.rpps == rpps)
     if profession_code:

@@ -29,6 +29,7 @@ from services.offers.access import can_edit, require_editor, same_owner
 from services.offers.drafts import draft_of, missing_for_publication
 from services.offers.fhir import national
 from services.offers.models import Offer, Outbox
+from services.offers.recipients import owner_recipients
 from services.offers.views import published_content
 
 COPYABLE_STEPS = ("description", "modalities", "contacts", "hours")  # pre-fill never copies national data
@@ -99,7 +100,8 @@ def publish(session: Session, offer: Offer, actor: Actor, if_match: str | None) 
     session.flush()
     outbox.record(session, Outbox, make_event(
         "offers.published", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
-        version=offer.version, published_at=now.isoformat(), content=published_content(offer)))
+        version=offer.version, published_at=now.isoformat(), content=published_content(offer),
+        offer_name=offer.name, recipients=owner_recipients(offer), mail_category="info"))
     national.enqueue_offer(session, offer)  # the national ROR gets it through the same transaction
     return offer
 
@@ -116,7 +118,8 @@ def unpublish(session: Session, offer: Offer, actor: Actor, if_match: str | None
     session.flush()
     outbox.record(session, Outbox, make_event(
         "offers.unpublished", offer.region, _actor_name(actor), offer_id=offer.id, unit_id=offer.unit_id,
-        version=offer.version))
+        version=offer.version, unpublished_at=offer.unpublished_at.isoformat(), offer_name=offer.name,
+        recipients=owner_recipients(offer), mail_category="info"))
     national.enqueue_offer(session, offer)
     return offer
 

@@ -109,6 +109,7 @@ class Structure(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     mssante: Mapped[str | None] = mapped_column(String(255))
     website: Mapped[str | None] = mapped_column(String(500))
+    director_name: Mapped[str | None] = mapped_column(String(255))  # "nom du directeur d'établissement"
 
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     opened_on: Mapped[str | None] = mapped_column(String(10))  # ISO date from FINESS (dateouv)
@@ -116,6 +117,9 @@ class Structure(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
     )
+
+    # Bumped by every in-place edit (PDL guide §3): the ETag `"s<id>-<version>"` guards concurrent edits.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     parent: Mapped[Structure | None] = relationship(remote_side="Structure.id", back_populates="children")
     children: Mapped[list[Structure]] = relationship(back_populates="parent")
@@ -132,7 +136,8 @@ class Professional(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     region: Mapped[str] = mapped_column(String(8))
-    rpps: Mapped[str] = mapped_column(String(11))
+    # None for a person added by name in a consultation unit ("Ajouter une personne" without RPPS).
+    rpps: Mapped[str | None] = mapped_column(String(11))
     id_type: Mapped[str] = mapped_column(String(1), default="8", server_default="8")  # 8 = RPPS, 0 = ADELI
     civility_code: Mapped[str | None] = mapped_column(String(10))  # "M", "MME", "DR"…
     civility: Mapped[str | None] = mapped_column(String(40))
@@ -199,9 +204,26 @@ class Capacity(Base):
     )
 
 
+class CapacityObservation(Base):
+    """History of the capacities declared for a unit (installed and available beds in full
+    hospitalisation, with the time of the update): the current figure is in `capacities`."""
+
+    __tablename__ = "capacity_observations"
+    __table_args__ = (Index("ix_capacity_observations_unit_time", "unit_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("offers.structures.id", ondelete="CASCADE"))
+    capacity_type: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(Integer)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_by: Mapped[str | None] = mapped_column(String(255))
+
+
 CAPACITY_TYPES = {
     "installed_places": "Places installées",
     "full_hospitalisation_beds": "Lits d'hospitalisation complète",
+    "available_beds": "Lits disponibles (hospitalisation complète)",
     "day_hospitalisation_places": "Places d'hospitalisation de jour",
     "temporary_beds": "Lits supplémentaires (tension)",
 }

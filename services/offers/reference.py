@@ -126,8 +126,9 @@ def list_concepts(name: str, q: str | None = None, limit: int | None = None,
     if q and q.strip():
         needle = normalize(q)
         labels = _normalized_labels(name)
+        # A search made only of punctuation ("____", "%") normalises to nothing: it matches no label.
         selected = [c for code, c in concepts.items()
-                    if needle in labels[code] or code.casefold().startswith(q.strip().casefold())]
+                    if (needle and needle in labels[code]) or code.casefold().startswith(q.strip().casefold())]
     else:
         selected = list(concepts.values())
     if limit is not None:
@@ -276,6 +277,8 @@ def search_communes(q: str, limit: int = 20, region: str | None = None,
         found.sort(key=lambda c: (c.region != region if region else False, normalize(c.name)))
     else:
         needle = normalize(text)
+        if not needle:  # only punctuation or wildcards ("____", "%"): no commune is named so
+            return []
         names, words = _name_index()
         starts = _prefixed(names, needle)
         seen = {c.code for c in starts}

@@ -25,6 +25,8 @@ from services.offers import (
     resource_persons,
     resource_persons_rpc,
     search_rpc,
+    stats_rpc,
+    structures_rpc,
     views,
 )
 from services.offers.dependencies import NationalPushRelay
@@ -54,8 +56,8 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
-class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc,
-                    resource_persons_rpc.ResourcePersonsRpc):
+class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc, structures_rpc.StructuresRpc,
+                    stats_rpc.StatsRpc, resource_persons_rpc.ResourcePersonsRpc):
     name = "offers"
     capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 

@@ -444,15 +444,18 @@ def _check_one_period(data: dict, today: date) -> None:
         data[key] = periods
 
 
-def validate_step(step: str, data, previous: dict | None = None, today: date | None = None) -> dict:
-    """Cleaned content of `step`, JSON-ready. Raises InvalidInput (400) or Conflict (409)."""
+def validate_step(step: str, data, previous: dict | None = None, today: date | None = None,
+                  partial: bool | tuple[str, ...] = False) -> dict:
+    """Cleaned content of `step`, JSON-ready. Raises InvalidInput (400) or Conflict (409).
+    `partial` (marshmallow's) leaves required fields out of the check, for in-place edits of one
+    field of a step (e.g. the activities of a hospital unit whose description is not complete yet)."""
     if step not in SCHEMAS:
         raise InvalidInput(f"Étape inconnue : {step}", {"step": f"one of {list(SCHEMAS)}"})
     if data is None or not isinstance(data, dict):
         raise InvalidInput("Un objet JSON est attendu", {"body": "expected a JSON object"})
     schema = SCHEMAS[step](previous=previous, today=today)
     try:
-        cleaned = schema.load(data)
+        cleaned = schema.load(data, partial=partial)
     except ValidationError as err:
         messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
         raise InvalidInput(f"Étape « {STEP_LABELS[step]} » : données invalides", messages) from err

@@ -29,9 +29,9 @@ PRO_PHONE, PUBLIC_PHONE = "0708091011", "0203040506"
 COMMUNE = "78029"  # a commune no other test publishes in
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def kine(tokens):
-    return tokens("idf", "kine.demo")
+    return tokens("idf", "kine.demo")  # per test: `tokens` renews it before it expires
 
 
 def publish(api, token, offer_id) -> dict:

@@ -95,7 +95,8 @@ def test_an_event_crosses_the_bus_and_a_redelivery_acts_once(suite_config, api):
     recipient = f"kine-{uuid.uuid4().hex[:8]}@example.org"
     event = make_event("accounts.activated", "idf", "accounts", username="10000000008", email=recipient,
                        first_name="Paule", last_name="Test",
-                       verification_url="http://127.0.0.1:8000/verify?token=abc")
+                       verification_url="http://127.0.0.1:8000/verify?token=abc",
+                       recipients=[{"email": recipient}], mail_category="security")
     dispatch = event_dispatcher(suite_config)
     dispatch("accounts", "accounts.activated", event)
     dispatch("accounts", "accounts.activated", event)
@@ -129,7 +130,8 @@ def test_an_event_published_while_its_consumer_is_down_is_handled_when_it_comes_
     recipient = f"sf-{uuid.uuid4().hex[:8]}@example.org"
     event = make_event("accounts.activated", "idf", "accounts", username="10000000016", email=recipient,
                        first_name="Sarah", last_name="Test",
-                       verification_url="http://127.0.0.1:8000/verify?token=def")
+                       verification_url="http://127.0.0.1:8000/verify?token=def",
+                       recipients=[{"email": recipient}], mail_category="security")
     event_dispatcher(config)("accounts", "accounts.activated", event)
     time.sleep(1.5)
     assert wait_for_mail(recipient, timeout=0.5) == []  # nobody to send it yet

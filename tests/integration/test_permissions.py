@@ -67,6 +67,32 @@ RULES: dict[str, Rule] = {
     "offer_pdf": Rule(EVERYONE),
     # platform
     "health": Rule(EVERYONE),
+    # dossiers collaboratifs: any logged-in user may reach the service, which decides per dossier / EG
+    # (membership, habilitation on the EG, regional team: tests/integration/test_dossiers.py covers them)
+    "open_dossier": Rule(USERS),
+    "list_dossiers": Rule(USERS),
+    "get_dossier": Rule(USERS),
+    "rename_dossier": Rule(USERS),
+    "save_dossier_sheet": Rule(USERS),
+    "create_dossier_sheet": Rule(USERS),
+    "remove_dossier_sheet": Rule(USERS),
+    "finalise_dossier_sheets": Rule(USERS),
+    "dossier_transition": Rule(USERS),
+    "list_dossier_collaborators": Rule(USERS),
+    "add_dossier_collaborator": Rule(USERS),
+    "list_dossier_comments": Rule(USERS),
+    "add_dossier_comment": Rule(USERS),
+    "dossier_history": Rule(USERS),
+    "dossier_pdf": Rule(USERS),
+    # structures in place (habilitation on the structure: tests/integration/test_structure_updates.py)
+    "get_structure": Rule(USERS),
+    "update_structure": Rule(USERS),
+    "set_structure_activities": Rule(USERS),
+    "add_structure_practitioner": Rule(USERS),
+    "remove_structure_practitioner": Rule(USERS),
+    "set_structure_capacities": Rule(USERS),
+    "create_structure": Rule(frozenset()),  # adding / removing units needs a dossier: 403 for everyone
+    "delete_structure": Rule(frozenset()),
     # search and répertoire
     "search": Rule(EVERYONE),
     "search_geojson": Rule(EVERYONE),
@@ -116,6 +142,19 @@ RULES: dict[str, Rule] = {
     "list_resource_persons": Rule(EVERYONE),
     "add_resource_person": Rule(EDITORS, scoped="offer_id"),
     "remove_resource_person": Rule(EDITORS, scoped="offer_id"),
+    # notifications
+    "list_notifications": Rule(USERS),
+    "get_notification_preferences": Rule(USERS),
+    "set_notification_preferences": Rule(USERS),
+    "create_webhook": Rule(frozenset({"admin"})),
+    "list_webhooks": Rule(frozenset({"admin"})),
+    "get_webhook": Rule(frozenset({"admin"})),
+    "update_webhook": Rule(frozenset({"admin"})),
+    "rotate_webhook_secret": Rule(frozenset({"admin"})),
+    "list_webhook_deliveries": Rule(frozenset({"admin"})),
+    "replay_webhook_delivery": Rule(frozenset({"admin"})),
+    "replay_webhook_since": Rule(frozenset({"admin"})),
+    "completeness_dashboard": Rule(TEAM),
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.

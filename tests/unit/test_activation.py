@@ -197,3 +197,33 @@ def test_every_professional_follows_the_pages_and_sorts_by_name():
     got = offers_client.every_professional(fetch)
     assert len(got) == 2500 and len(calls) == 3
     assert [p["last_name"] for p in got] == sorted(p["last_name"] for p in people)
+
+
+def test_scrypt_runs_at_most_two_at_once_and_through_the_offload(monkeypatch):
+    """A flood of activation attempts cannot run scrypt more than SCRYPT_SLOTS times in parallel."""
+    import threading
+    import time as time_module
+
+    from services.accounts import activation
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def offload(fn, *args, **kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time_module.sleep(0.05)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(activation, "offload", offload)
+    stored = activation.hash_code("ABCDE-FGHJK")
+    threads = [threading.Thread(target=activation.verify_code, args=("ABCDE-FGHJK", stored)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2

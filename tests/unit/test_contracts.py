@@ -52,6 +52,12 @@ WITHOUT_RESPONSE_SCHEMA = frozenset({
     "support_info", "create_ticket", "list_tickets", "get_ticket", "add_ticket_message", "transition_ticket",
     # and with the search
     "search_suggest", "repertoire_legal_entities", "list_favourites", "get_favourite", "add_favourite",
+    # and with the dossiers and the structures edited in place
+    "open_dossier", "list_dossiers", "get_dossier", "rename_dossier", "save_dossier_sheet", "create_dossier_sheet",
+    "remove_dossier_sheet", "finalise_dossier_sheets", "dossier_transition", "list_dossier_collaborators",
+    "add_dossier_collaborator", "list_dossier_comments", "add_dossier_comment", "dossier_history", "dossier_pdf",
+    "get_structure", "update_structure", "set_structure_activities", "add_structure_practitioner",
+    "remove_structure_practitioner", "set_structure_capacities", "create_structure", "delete_structure",
 })
 
 

@@ -30,16 +30,16 @@ def _decoy_hash() -> str:
     return rules.hash_code("A" * rules.CODE_LENGTH)
 
 
-def _fail_attempt(session: Session, region: str, rpps: str, now: datetime) -> NoReturn:
+def _fail_attempt(session: Session, region: str, rpps: str, now: datetime, client: str | None = None) -> NoReturn:
     """Count the wrong code, then refuse: the error keeps the count (the entrypoint's `transaction`
     commits it even though the request fails)."""
-    session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=False))
+    session.add(ActivationAttempt(region=region, rpps=rpps, attempted_at=now, succeeded=False, client=client))
     session.flush()
     raise keeping_changes(InvalidInput(INVALID_CODE, {"rpps": INVALID_CODE, "activation_code": INVALID_CODE}))
 
 
 def activate(session: Session, region: str, data: dict, directory: Directory, public_url: str,
-             now: datetime | None = None) -> dict:
+             now: datetime | None = None, client: str | None = None) -> dict:
     """RPPS + code + password + e-mail → a Keycloak user to verify, the code used, `accounts.activated`.
 
     `data` is ActivateSchema-validated. Errors never say whether the RPPS is known: a wrong, used,
@@ -52,7 +52,9 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
 
     failures = session.scalars(select(ActivationAttempt.attempted_at).where(
         ActivationAttempt.region == region, ActivationAttempt.rpps == rpps,
-        ActivationAttempt.succeeded.is_(False), ActivationAttempt.attempted_at > now - rules.FAILURE_WINDOW))
+        ActivationAttempt.succeeded.is_(False), ActivationAttempt.attempted_at > now - rules.FAILURE_WINDOW,
+        # Counted per client: a stranger's wrong codes lock the RPPS for that stranger only.
+        ActivationAttempt.client.is_(None) if client is None else ActivationAttempt.client == client))
     wait = rules.retry_after(failures, now)
     if wait is not None:
         minutes = max(1, int(wait.total_seconds() // 60) + 1)
@@ -68,7 +70,7 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
         ActivationCode.used_at.is_(None), ActivationCode.revoked_at.is_(None)).with_for_update()).first()
     if not rules.verify_code(data["activation_code"], code.code_hash if code else _decoy_hash()) \
             or code is None or not rules.code_usable(now, code.expires_at, code.used_at, code.revoked_at):
-        _fail_attempt(session, region, rpps, now)
+        _fail_attempt(session, region, rpps, now, client)
 
     if directory.rpps_has_account(rpps):
         raise Conflict(ALREADY_ACTIVATED, {"rpps": "already activated"})
@@ -91,6 +93,7 @@ def activate(session: Session, region: str, data: dict, directory: Directory, pu
     record(session, Outbox, make_event(
         "accounts.activated", region, rpps, username=rpps, email=email, first_name=code.first_name,
         last_name=code.last_name, verification_url=url, subject=user_id,
+        recipients=[{"email": email}], mail_category="security",
     ))
     session.flush()
     return {

@@ -3,18 +3,23 @@ Keycloak sends the e-mail; nothing is stored here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.accounts.operations.ports import Directory
 from services.common.actor import Actor
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.roles import SUPPORT_ROLES  # noqa: E402
 
 
-def request_password_reset(region: str, username_or_email: str, directory: Directory) -> bool:
-    """Keycloak's reset e-mail when the account exists. The caller answers 202 whatever happens;
-    the return value (sent or not) is for logs and tests only."""
+def request_password_reset(region: str, username_or_email: str, directory: Directory,
+                           allow: Callable[[str], bool] | None = None) -> bool:
+    """Keycloak's reset e-mail when the account exists (and `allow(user_id)`, the per-account limit).
+    The caller answers 202 whatever happens; the return value (sent or not) is for logs and tests only."""
     value = username_or_email.strip()
     user = directory.find_by_username(value) or (directory.find_by_email(value) if "@" in value else None)
     if user is None or not user.get("enabled", True) or not user.get("email"):
+        return False
+    if allow is not None and not allow(user["id"]):
         return False
     directory.send_password_reset(user["id"])
     return True

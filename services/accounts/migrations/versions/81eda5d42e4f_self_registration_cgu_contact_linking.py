@@ -1,7 +1,7 @@
 """self registration cgu contact linking
 
 Revision ID: 81eda5d42e4f
-Revises: 6697543c35d3
+Revises: d7f01e582cfc
 Create Date: 2026-11-30 22:21:59.427003
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '81eda5d42e4f'
-down_revision = '6697543c35d3'
+down_revision = 'd7f01e582cfc'
 branch_labels = None
 depends_on = None
 
@@ -85,15 +85,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('region', 'username', name='uq_provisioned_accounts'),
     schema='accounts'
     )
-    op.create_table('rate_counters',
-    sa.Column('key', sa.String(length=300), nullable=False),
-    sa.Column('window_start', sa.Integer(), nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('key', 'window_start'),
-    schema='accounts'
-    )
-    op.create_index(op.f('ix_accounts_rate_counters_expires_at'), 'rate_counters', ['expires_at'], unique=False, schema='accounts')
     op.create_table('registrations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('region', sa.String(length=8), nullable=False),
@@ -139,8 +130,6 @@ def downgrade() -> None:
     op.drop_index('ix_sms_codes_region_phone', table_name='sms_codes', schema='accounts')
     op.drop_table('sms_codes', schema='accounts')
     op.drop_table('registrations', schema='accounts')
-    op.drop_index(op.f('ix_accounts_rate_counters_expires_at'), table_name='rate_counters', schema='accounts')
-    op.drop_table('rate_counters', schema='accounts')
     op.drop_table('provisioned_accounts', schema='accounts')
     op.drop_index(op.f('ix_accounts_link_codes_provisioned_id'), table_name='link_codes', schema='accounts')
     op.drop_table('link_codes', schema='accounts')

@@ -1,7 +1,7 @@
 """resource persons of an offer
 
 Revision ID: bb049cbb11af
-Revises: a9c4e1f0b2d7
+Revises: 6e6525e6b965
 Create Date: 2026-11-30 22:24:14.887113
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'bb049cbb11af'
-down_revision = 'a9c4e1f0b2d7'
+down_revision = '6e6525e6b965'
 branch_labels = None
 depends_on = None
 
