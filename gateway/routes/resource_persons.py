@@ -6,7 +6,7 @@ from marshmallow import Schema, fields
 
 from gateway import api
 from gateway.api import ANONYMOUS, PROFESSIONAL, Context, endpoint
-from services.offers.resource_persons_rpc import ResourcePersonSchema, ResourcePersonViewSchema
+from services.offers.contracts import ResourcePersonSchema, ResourcePersonViewSchema
 
 TAGS = ("offers",)
 

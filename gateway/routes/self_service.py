@@ -10,8 +10,8 @@ from marshmallow import Schema, fields
 from gateway import api
 from gateway.api import ADMIN, ANONYMOUS, AUTHENTICATED, Context, Reply, endpoint
 from gateway.routes.accounts import _page
-from services.accounts.contracts import AcceptedSchema
-from services.accounts.self_service_schemas import (
+from services.accounts.contracts import (
+    AcceptedSchema,
     AccountChangesSchema,
     AccountPatchSchema,
     AccountSchema,
@@ -110,7 +110,7 @@ class SelfServiceRoutes:
         return _account_reply(api.call(self.accounts, "update_account", ctx.region, ctx.json(), if_match,
                                        ctx.actor()))
 
-    @endpoint("GET", "/api/<region>/me/account/confirm-email", ANONYMOUS, tags=TAGS)
+    @endpoint("GET", "/api/<region>/me/account/confirm-email", ANONYMOUS, tags=TAGS, produces="text/html")
     def confirm_email_link(self, ctx: Context):
         """The link of the e-mail sent to a new address (?token=...): an HTML page."""
         try:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import altcha
 from cryptography import x509
 
+from services.accounts.contracts import is_mobile, normalize_phone  # noqa: F401  (phones: one definition)
 from services.common.identifiers import rpps_error, same_person_name
 
 # --------------------------------------------------------------------------- captcha (ALTCHA)
@@ -77,23 +78,6 @@ def code_matches(typed: object, stored_hash: str) -> bool:
 
 
 # --------------------------------------------------------------------------- phones
-_PHONE_SEPARATORS = re.compile(r"[\s.\-]")
-
-
-def normalize_phone(value: str) -> str | None:
-    """French number as 10 digits (0612345678), from '06 12 34 56 78', '+33 6…' or '0033 6…'."""
-    digits = _PHONE_SEPARATORS.sub("", value or "")
-    if digits.startswith("+33"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("0033"):
-        digits = "0" + digits[4:]
-    return digits if re.fullmatch(r"0[1-9]\d{8}", digits) else None
-
-
-def is_mobile(phone: str) -> bool:
-    return phone[:2] in ("06", "07")
-
-
 def international(phone: str) -> str:
     return "+33" + phone[1:]
 

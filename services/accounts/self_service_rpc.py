@@ -13,8 +13,7 @@ from nameko.rpc import RpcProxy
 
 from services.accounts import registration as rules
 from services.accounts import self_service as ops
-from services.accounts.pki import CA_CERT_FILE, default_pki_dir
-from services.accounts.self_service_schemas import (
+from services.accounts.contracts import (
     AccountPatchSchema,
     CguAcceptSchema,
     LinkConfirmSchema,
@@ -23,6 +22,7 @@ from services.accounts.self_service_schemas import (
     RegistrationSchema,
     SmsCodeRequestSchema,
 )
+from services.accounts.pki import CA_CERT_FILE, default_pki_dir
 from services.accounts.sms import HttpSmsGateway
 from services.common.actor import Actor
 from services.common.config import setting

@@ -15,10 +15,9 @@ from services.common.events import make_event
 from services.common.identifiers import rpps_error, same_person_name
 from services.common.outbox import record, utcnow
 from services.offers import access
+from services.offers.contracts import RESOURCE_PERSON_KINDS as KINDS  # noqa: E402
 from services.offers.fhir import mapping
 from services.offers.models import Offer, Outbox, Professional, ResourcePerson
-
-KINDS = {"trainee": "Stagiaire", "colleague": "Confrère / consœur", "replacement": "Remplaçant(e)"}
 
 
 def check_rpps(session: Session, region: str, rpps: str, last_name: str, first_name: str) -> None:

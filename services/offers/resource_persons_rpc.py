@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import ValidationError
 from nameko.timer import timer
 
 from services.common.actor import Actor
@@ -12,64 +12,10 @@ from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, RorError, from_marshmallow
 from services.common.regions import get_region
 from services.offers import access, resource_persons, views
+from services.offers.contracts import ResourcePersonSchema
 
 log = logging.getLogger(__name__)
 rpc = nameko_rpc(expected_exceptions=RorError)
-_NO_CONTROL = validate.Regexp(r"^[^\x00-\x1f\x7f\ud800-\udfff]*$",
-                              error="Caractère interdit (contrôle ou demi-caractère Unicode).")
-REQUIRED = {"required": "Champ obligatoire.", "null": "Champ obligatoire."}
-
-
-def _name():
-    return fields.String(required=True, error_messages=REQUIRED,
-                         validate=[validate.Length(min=1, max=255), _NO_CONTROL])
-
-
-class ResourcePersonSchema(Schema):
-    kind = fields.String(required=True, error_messages=REQUIRED, validate=validate.OneOf(
-        sorted(resource_persons.KINDS), error="Type : trainee (stagiaire), colleague (confrère) ou replacement."))
-    last_name = _name()
-    first_name = _name()
-    role = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=255), _NO_CONTROL])
-    starts_on = fields.Date(required=True, error_messages={**REQUIRED, "invalid": "Date invalide (AAAA-MM-JJ)."})
-    ends_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Date invalide (AAAA-MM-JJ)."})
-    rpps = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^\d{11}$", error="Le RPPS comporte 11 chiffres."))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^0[1-9]\d{8}$", error="Le téléphone doit comporter 10 chiffres, sans espaces ni points."))
-    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=255),
-                         error_messages={"invalid": "Adresse e-mail invalide."})
-    contact_visibility = fields.String(load_default="professional", validate=validate.OneOf(
-        ("public", "professional"), error="Visibilité : public ou professional."))
-
-    @pre_load
-    def _phone(self, data, **kwargs):
-        if isinstance(data, dict) and isinstance(data.get("phone"), str):
-            data = {**data, "phone": data["phone"].replace(" ", "").replace(".", "")}
-        return data
-
-    @validates_schema
-    def _period(self, data, **kwargs):
-        if data.get("ends_on") and data.get("starts_on") and data["ends_on"] < data["starts_on"]:
-            raise ValidationError("La fin de période précède son début.", "ends_on")
-
-
-class ResourcePersonViewSchema(Schema):
-    id = fields.Integer(required=True)
-    offer_id = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    kind_label = fields.String(required=True)
-    last_name = fields.String(required=True)
-    first_name = fields.String(required=True)
-    role = fields.String(allow_none=True)
-    starts_on = fields.String(required=True)
-    ends_on = fields.String(allow_none=True)
-    rpps = fields.String(allow_none=True)
-    contact_visibility = fields.String(required=True)
-    phone = fields.String(allow_none=True, metadata={"description": "null when not visible to the caller"})
-    email = fields.String(allow_none=True)
-
-
 class ResourcePersonsRpc:
     def _who(self, region: str, actor: dict | None) -> Actor | None:
         get_region(region)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.accounts import registration as rules
+from services.accounts.contracts import AccountPatchSchema, RegistrationSchema
 from services.accounts.pki import ensure_ca, issue_cps_cert
-from services.accounts.self_service_schemas import AccountPatchSchema, RegistrationSchema
 from tests.helpers import fresh_rpps
 
 SECRET = "unit-test-secret"
