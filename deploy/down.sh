@@ -9,6 +9,7 @@ rc=0
 bash "$DEPLOY/services.sh" stop || rc=1
 bash "$DEPLOY/national.sh" stop || rc=1
 bash "$DEPLOY/smtp.sh" stop || rc=1
+bash "$DEPLOY/sms.sh" stop || rc=1
 keycloak_stop || rc=1
 bash "$DEPLOY/rabbitmq.sh" stop || rc=1
 bash "$DEPLOY/postgres.sh" stop || rc=1

@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 bash "$DEPLOY/bootstrap.sh"
-for c in postgres rabbitmq smtp; do
+for c in postgres rabbitmq smtp sms; do
     bash "$DEPLOY/$c.sh" status >/dev/null 2>&1 || started+=("$c")
     bash "$DEPLOY/$c.sh" start
 done

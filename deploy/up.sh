@@ -39,6 +39,7 @@ bash "$DEPLOY/bootstrap.sh"
 bash "$DEPLOY/postgres.sh" start
 bash "$DEPLOY/rabbitmq.sh" start
 bash "$DEPLOY/smtp.sh" start
+bash "$DEPLOY/sms.sh" start
 bash "$DEPLOY/national.sh" start
 keycloak_start
 ror db upgrade
@@ -56,6 +57,7 @@ ROR suite is up (took ${SECONDS}s).
   Keycloak admin     ${ROR_KEYCLOAK_URL:-http://127.0.0.1:8080}/admin/  (${ROR_KEYCLOAK_ADMIN:-admin} / ${ROR_KEYCLOAK_ADMIN_PASSWORD:-admin})
   RabbitMQ mgmt      http://127.0.0.1:15672/  (guest / guest)
   mail folder        $VAR/mail/
+  SMS folder         $VAR/sms/  (SMS gateway stand-in on 127.0.0.1:1026)
   national ROR       http://127.0.0.1:8190/fhir (stand-in; resources stored in $VAR/national/)
   FHIR API           $PUBLIC_URL/fhir/idf/metadata
   logs               $LOG_DIR/

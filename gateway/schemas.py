@@ -40,3 +40,7 @@ class IdentitySchema(Schema):
     last_name = fields.String(allow_none=True)
     ror_account = fields.Nested(RorAccountSchema, allow_none=True)
     habilitations = fields.List(fields.Nested(HabilitationSchema))
+    cgu_version = fields.String(metadata={"description": "Version en vigueur des conditions d'utilisation"})
+    cgu_required = fields.Boolean(metadata={"description": "Vrai : faire accepter la version en vigueur "
+                                                          "(POST /api/{region}/me/cgu)"})
+    cgu_accepted_at = fields.String(allow_none=True)

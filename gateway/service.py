@@ -20,7 +20,9 @@ from gateway.routes.dossiers import DossiersRoutes
 from gateway.routes.fhir import FhirRoutes
 from gateway.routes.notifications import NotificationsRoutes, WebhooksRoutes
 from gateway.routes.offers import OffersRoutes
+from gateway.routes.resource_persons import ResourcePersonsRoutes
 from gateway.routes.search import SearchRoutes
+from gateway.routes.self_service import SelfServiceRoutes
 from gateway.schemas import HealthSchema
 from gateway.web.routes import WebRoutes
 from services.common import rpc
@@ -34,7 +36,8 @@ HEALTH_TIMEOUT = 3.0
 
 
 class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes,
-                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents, WebRoutes):
+                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents, WebRoutes,
+                     SelfServiceRoutes, ResourcePersonsRoutes):
     name = "gateway"
 
     config = Config()

@@ -74,8 +74,22 @@ def national_ror(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def suite_config(db_url, amqp_uri, national_ror):
+def sms_gateway(tmp_path_factory):
+    """The SMS gateway stand-in for this test session (own port; messages in its own folder)."""
+    from tests.sms_support import SmsStandIn
+
+    standin = SmsStandIn(tmp_path_factory.mktemp("sms"))
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def suite_config(db_url, amqp_uri, national_ror, sms_gateway):
     return {
+        "ROR_SMS_URL": sms_gateway.url,
+        "ROR_CAPTCHA_COST": 100,  # a real proof of work, solved quickly by the tests
+        "ROR_SMS_PER_IP_HOUR": 10000, "ROR_REGISTRATIONS_PER_IP_HOUR": 10000,  # every test comes from 127.0.0.1
         "ROR_NATIONAL_URL": national_ror.url,
         "ROR_NATIONAL_PUSH_INTERVAL": 0.5,
         "AMQP_URI": amqp_uri,

@@ -12,6 +12,7 @@ import json
 import logging
 from functools import cache
 
+import requests
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import (
     KeycloakAuthenticationError,
@@ -168,8 +169,108 @@ class Directory:
             pass  # user deleted meanwhile: nothing left to remove
 
 
+    # ------------------------------------------------------------------ self-registration, "Mon compte"
+    def create_registered_user(self, username: str, email: str, first_name: str, last_name: str,
+                               password: str, rpps: str | None, roles: tuple[str, ...]) -> str:
+        """A self-registered user (chosen username, e-mail to verify); `rpps` only once it was checked."""
+        payload = {
+            "username": username, "email": email, "firstName": first_name, "lastName": last_name,
+            "enabled": True, "emailVerified": False, "requiredActions": [VERIFY_EMAIL],
+            "attributes": {"rpps": [rpps]} if rpps else {},
+            "credentials": [{"type": "password", "value": password, "temporary": False}],
+        }
+        try:
+            user_id = self._call("create_user", payload)
+        except KeycloakError as exc:
+            error = _creation_error(exc)
+            if exc.response_code == 409 and "email" not in error.fields:
+                error = Conflict("Cet identifiant est déjà utilisé : choisissez-en un autre",
+                                 {"username": "already used"})
+            raise error from exc
+        try:
+            for role in roles:
+                self.add_realm_role(user_id, role)
+        except BaseException:
+            self.delete_user(user_id, quiet=True)
+            raise
+        return user_id
+
+    def get_user(self, user_id: str) -> dict:
+        return self._call("get_user", user_id, not_found=_user_gone)
+
+    def set_email(self, user_id: str, email: str) -> None:
+        """A new e-mail address, already verified by its link."""
+        user = self.get_user(user_id)
+        user["email"], user["emailVerified"] = email, True
+        user["requiredActions"] = [a for a in user.get("requiredActions", []) if a != VERIFY_EMAIL]
+        user.pop("access", None)
+        user.pop("userProfileMetadata", None)
+        try:
+            self._call("update_user", user_id, user)
+        except KeycloakError as exc:
+            raise _creation_error(exc) from exc
+
+    def set_password(self, user_id: str, password: str) -> None:
+        try:
+            self._call("set_user_password", user_id, password, temporary=False)
+        except KeycloakError as exc:
+            raise _creation_error(exc) from exc
+
+    def password_matches(self, username: str, password: str) -> bool:
+        """Checks a password with a direct grant on the public client (no session is kept)."""
+        url = f"{self.admin.connection.server_url.rstrip('/')}/realms/{self.realm}/protocol/openid-connect/token"
+        try:
+            resp = requests.post(url, timeout=10, data={"grant_type": "password", "client_id": "ror-gateway",
+                                                         "username": username, "password": password})
+        except requests.RequestException as exc:
+            raise _unavailable(exc) from exc
+        if resp.status_code >= 500:
+            raise _unavailable(RuntimeError(f"HTTP {resp.status_code}"))
+        if resp.status_code == 200:
+            token = resp.json().get("refresh_token")
+            if token:  # end the session the check opened
+                requests.post(url.replace("/token", "/logout"), timeout=10,
+                              data={"client_id": "ror-gateway", "refresh_token": token})
+            return True
+        # A second factor being asked means the password itself was right.
+        return "otp" in resp.text.lower() or "not fully set up" in resp.text.lower()
+
+    def otp_devices(self, user_id: str) -> list[dict]:
+        credentials = self._call("get_credentials", user_id, not_found=_user_gone)
+        return [{"id": c["id"], "label": c.get("userLabel") or "Application d'authentification",
+                 "created_at": c.get("createdDate")} for c in credentials if c.get("type") == "otp"]
+
+    def delete_credential(self, user_id: str, credential_id: str) -> None:
+        self._call("delete_credential", user_id, credential_id, not_found=_credential_gone)
+
+    def add_required_action(self, user_id: str, action: str) -> None:
+        user = self.get_user(user_id)
+        if action not in user.get("requiredActions", []):
+            user["requiredActions"] = [*user.get("requiredActions", []), action]
+            user.pop("access", None)
+            user.pop("userProfileMetadata", None)
+            self._call("update_user", user_id, user)
+
+    def effective_realm_roles(self, user_id: str) -> set[str]:
+        roles = self._call("get_composite_realm_roles_of_user", user_id, not_found=_user_gone)
+        return {r.get("name") for r in roles}
+
+    def sessions(self, user_id: str) -> list[dict]:
+        found = self._call("get_sessions", user_id, not_found=_user_gone)
+        return [{"id": s["id"], "ip_address": s.get("ipAddress"), "started_at": s.get("start"),
+                 "last_access_at": s.get("lastAccess"), "clients": sorted((s.get("clients") or {}).values())}
+                for s in found]
+
+    def logout_everywhere(self, user_id: str) -> None:
+        self._call("user_logout", user_id, not_found=_user_gone)
+
+
 class _Gone(Exception):
     pass
+
+
+def _credential_gone() -> NotFound:
+    return NotFound("Appareil inconnu", {"device_id": "no such credential"})
 
 
 def _user_gone() -> NotFound:

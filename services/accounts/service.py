@@ -18,7 +18,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
 from services.accounts import activation as activation_rules
-from services.accounts import recipients_rpc, throttle
+from services.accounts import recipients_rpc, self_service_rpc, throttle
 from services.accounts.directory import directory_for
 from services.accounts.models import Outbox
 from services.accounts.offers_client import every_professional
@@ -90,7 +90,7 @@ activation_rules.offload = eventlet.tpool.execute
 
 
 # Mixins through their module: `nameko run` runs every class of this module that has entrypoints.
-class AccountsService(recipients_rpc.RecipientsRpc):
+class AccountsService(recipients_rpc.RecipientsRpc, self_service_rpc.SelfServiceRpc):
     name = "accounts"
     capabilities = ("activation_codes", "activation", "email_verification", "password_reset", "ror_accounts",
                     "habilitations")
@@ -129,7 +129,8 @@ class AccountsService(recipients_rpc.RecipientsRpc):
     def profile(self, region: str, identity: dict) -> dict:
         """Extra fields of GET /me: the ROR account and the habilitations."""
         get_region(region)
-        return ror_account.profile(self.reader, region, identity["subject"])
+        return {**ror_account.profile(self.reader, region, identity["subject"]),
+                **self.cgu_state(region, identity["subject"])}
 
     @rpc
     def habilitations(self, region: str, subject: str) -> list[dict]:

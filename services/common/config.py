@@ -35,6 +35,14 @@ DEFAULTS: dict[str, str] = {
     "ROR_BREAKER_COOL_DOWN": "5",  # gateway: seconds before an open breaker probes the service
     "ROR_QUEUE_TYPE": "classic",
     "ROR_ACTIVATION_CODE_DAYS": "90",
+    "ROR_SMS_URL": "http://127.0.0.1:1026/messages",  # SMS gateway (stand-in: deploy/sms.sh)
+    "ROR_SMS_TOKEN": "",
+    "ROR_CAPTCHA_SECRET": "ror-captcha-dev-secret",  # HMAC key of the ALTCHA challenges
+    "ROR_CAPTCHA_COST": "5000",
+    "ROR_SMS_PER_IP_HOUR": "10",  # SMS codes one client address may ask for per hour
+    "ROR_REGISTRATIONS_PER_IP_HOUR": "10",
+    "ROR_CGU_VERSION": "2026-01",
+    "ROR_TLS_PROXY_ADDRESSES": "",  # TLS front(s) allowed to forward the CPS card certificate (X-SSL-Client-Cert)  # version of the portal's conditions of use; a new one asks again
     "ROR_VAR_DIR": str(ROOT / "var"),
     # Webhooks: loopback / private receivers are refused (SSRF) unless allowed (the demo and tests
     # allow loopback); seconds between attempts (Standard Webhooks' schedule); concurrent attempts per

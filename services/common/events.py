@@ -10,7 +10,10 @@ from marshmallow import INCLUDE, Schema, fields, validate
 EVENT_TYPES = (
     "accounts.activated", "accounts.email_verified", "accounts.ror_account_created",
     "accounts.role_granted", "accounts.role_revoked",
+    "accounts.registered", "accounts.email_change_requested", "accounts.email_changed",
+    "accounts.link_code_sent",
     "offers.step_saved", "offers.published", "offers.unpublished", "offers.structure_updated",
+    "offers.resource_person_added", "offers.resource_person_removed",
     "dossiers.opened", "dossiers.sheet_finalised", "dossiers.sent", "dossiers.approved",
     "dossiers.validated", "dossiers.rejected", "dossiers.published", "dossiers.cancelled",
     "dossiers.publication_failed",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 RPPS_LENGTH = 11
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # d -> digit sum of 2 * d
 
@@ -38,3 +41,16 @@ def is_valid_rpps(value: object) -> bool:
 def national_id(rpps: str) -> str:
     """National identifier of a professional identified by RPPS: "8" + RPPS ("0" + ADELI)."""
     return "8" + rpps
+
+
+def folded_name(text: str | None) -> str:
+    """A name as compared with the national record: upper case, no accents, hyphens or spaces
+    ('Lefèvre-Dupont' == 'LEFEVRE DUPONT')."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return re.sub(r"[^A-Z]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).upper())
+
+
+def same_person_name(last_name: str, first_name: str, national_last: str | None, national_first: str | None) -> bool:
+    """The typed names are those of the national record (a record without first name matches any)."""
+    return (folded_name(last_name) == folded_name(national_last)
+            and (not national_first or folded_name(first_name) == folded_name(national_first)))

@@ -6,7 +6,7 @@ which takes its vocabularies from here."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 STRUCTURE_KINDS = ("legal_entity", "site", "pole", "service", "functional_unit", "unit")
 DISCIPLINES = ("MCO", "MSS", "PSY", "SLD", "SMA", "SSR", "VIL")
@@ -174,6 +174,8 @@ class OfferSchema(Schema):
     owner_username = fields.String(allow_none=True)
     unpublished_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
+    resource_persons = fields.List(fields.Dict(), metadata={
+        "description": "Personnes ressources en cours (contacts selon leur visibilité)"})
 
 
 class OfferSummarySchema(Schema):
@@ -196,3 +198,62 @@ class OfferListSchema(Schema):
     limit = fields.Integer()
     offset = fields.Integer()
     items = fields.List(fields.Nested(OfferSummarySchema), required=True)
+
+
+# ------------------------------------------------------------------ « Personnes ressources » (issue 15)
+RESOURCE_PERSON_KINDS = {"trainee": "Stagiaire", "colleague": "Confrère / consœur", "replacement": "Remplaçant(e)"}
+_NO_CONTROL_RP = validate.Regexp(r"^[^\x00-\x1f\x7f\ud800-\udfff]*$",
+                              error="Caractère interdit (contrôle ou demi-caractère Unicode).")
+_REQUIRED = {"required": "Champ obligatoire.", "null": "Champ obligatoire."}
+
+
+def _name():
+    return fields.String(required=True, error_messages=_REQUIRED,
+                         validate=[validate.Length(min=1, max=255), _NO_CONTROL_RP])
+
+
+class ResourcePersonSchema(Schema):
+    kind = fields.String(required=True, error_messages=_REQUIRED, validate=validate.OneOf(
+        sorted(RESOURCE_PERSON_KINDS), error="Type : trainee (stagiaire), colleague (confrère) ou replacement."))
+    last_name = _name()
+    first_name = _name()
+    role = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=255), _NO_CONTROL_RP])
+    starts_on = fields.Date(required=True, error_messages={**_REQUIRED, "invalid": "Date invalide (AAAA-MM-JJ)."})
+    ends_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Date invalide (AAAA-MM-JJ)."})
+    rpps = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^\d{11}$", error="Le RPPS comporte 11 chiffres."))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^0[1-9]\d{8}$", error="Le téléphone doit comporter 10 chiffres, sans espaces ni points."))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=255),
+                         error_messages={"invalid": "Adresse e-mail invalide."})
+    contact_visibility = fields.String(load_default="professional", validate=validate.OneOf(
+        ("public", "professional"), error="Visibilité : public ou professional."))
+
+    @pre_load
+    def _phone(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("phone"), str):
+            data = {**data, "phone": data["phone"].replace(" ", "").replace(".", "")}
+        return data
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        if data.get("ends_on") and data.get("starts_on") and data["ends_on"] < data["starts_on"]:
+            raise ValidationError("La fin de période précède son début.", "ends_on")
+
+
+class ResourcePersonViewSchema(Schema):
+    id = fields.Integer(required=True)
+    offer_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    kind_label = fields.String(required=True)
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    role = fields.String(allow_none=True)
+    starts_on = fields.String(required=True)
+    ends_on = fields.String(allow_none=True)
+    rpps = fields.String(allow_none=True)
+    contact_visibility = fields.String(required=True)
+    phone = fields.String(allow_none=True, metadata={"description": "null when not visible to the caller"})
+    email = fields.String(allow_none=True)
+
+

@@ -14,12 +14,13 @@ Natural keys let the national importers upsert idempotently:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -320,4 +321,33 @@ class Favourite(Base):
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)  # Keycloak subject
     structure_id: Mapped[int] = mapped_column(ForeignKey("offers.structures.id", ondelete="CASCADE"),
                                               primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+
+
+class ResourcePerson(Base):
+    """« Personnes ressources » of an offer: a trainee, colleague or replacement the owner adds for a
+    period; removed by a timer once the period is over."""
+
+    __tablename__ = "resource_persons"
+    __table_args__ = (
+        CheckConstraint("kind IN ('trainee', 'colleague', 'replacement')", name="ck_resource_persons_kind"),
+        CheckConstraint("contact_visibility IN ('public', 'professional')", name="ck_resource_persons_visibility"),
+        Index("ix_resource_persons_offer", "offer_id"),
+        Index("ix_resource_persons_ends_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region: Mapped[str] = mapped_column(String(8))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.offers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    last_name: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(255))  # e.g. "Stagiaire en 3e année", "Remplaçante"
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    rpps: Mapped[str | None] = mapped_column(String(11))  # checked against the national data when given
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(255))
+    contact_visibility: Mapped[str] = mapped_column(String(12), default="professional")
+    created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())

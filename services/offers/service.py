@@ -22,6 +22,8 @@ from services.offers import (
     lifecycle,
     quality_rpc,
     reference,
+    resource_persons,
+    resource_persons_rpc,
     search_rpc,
     stats_rpc,
     structures_rpc,
@@ -55,7 +57,7 @@ def _required_actor(actor: dict | None, region: str) -> Actor:
 # Mixins are referenced through their module: `nameko run services.offers.service` runs every class of the
 # module that has entrypoints, and a mixin (no `name`) must not be one of them.
 class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchRpc, structures_rpc.StructuresRpc,
-                    stats_rpc.StatsRpc):
+                    stats_rpc.StatsRpc, resource_persons_rpc.ResourcePersonsRpc):
     name = "offers"
     capabilities = ("reference_data", "structures", "offers", "offer_publication", "offer_pdf")
 
@@ -121,7 +123,9 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
         offer = access.load_offer(self.reader, region, offer_id)
-        return views.view(offer, access.audience(self.reader, who, offer))
+        audience = access.audience(self.reader, who, offer)
+        return {**views.view(offer, audience),
+                "resource_persons": resource_persons.for_sheet(self.reader, offer, audience)}
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""

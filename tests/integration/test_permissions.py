@@ -122,6 +122,26 @@ RULES: dict[str, Rule] = {
     "get_ticket": Rule(EVERYONE),
     "add_ticket_message": Rule(EVERYONE),
     "transition_ticket": Rule(EVERYONE),
+    # self-registration, CGU, "Mon compte", linking (issue 15). The bodies sent here are empty, so the
+    # calls that change something (OTP enrolment, closing sessions) stop at validation for the demo users.
+    "registration_captcha": Rule(EVERYONE),
+    "registration_sms_code": Rule(EVERYONE),
+    "register": Rule(EVERYONE),
+    "accept_cgu": Rule(USERS),
+    "my_account": Rule(USERS),
+    "update_my_account": Rule(USERS),
+    "confirm_email_link": Rule(EVERYONE),
+    "confirm_email": Rule(EVERYONE),
+    "add_otp_device": Rule(USERS),
+    "remove_otp_device": Rule(USERS),
+    "logout_everywhere": Rule(USERS),
+    "provision_ror_account": Rule(frozenset({"admin"})),
+    "request_ror_account_link": Rule(USERS),
+    "confirm_ror_account_link": Rule(USERS),
+    # resource persons of an offer (who may edit which offer is decided by the offers service)
+    "list_resource_persons": Rule(EVERYONE),
+    "add_resource_person": Rule(EDITORS, scoped="offer_id"),
+    "remove_resource_person": Rule(EDITORS, scoped="offer_id"),
     # notifications
     "list_notifications": Rule(USERS),
     "get_notification_preferences": Rule(USERS),
@@ -138,7 +158,9 @@ RULES: dict[str, Rule] = {
 }
 
 # Bodies that get past validation, so that an authorisation done in the service is what answers.
-BODIES = {"prefill_offer": lambda ids: {"from_offer_id": ids.get("offer_id", 1)}}
+BODIES = {"prefill_offer": lambda ids: {"from_offer_id": ids.get("offer_id", 1)},
+          "add_resource_person": lambda ids: {"kind": "trainee", "last_name": "Permissions",
+                                              "first_name": "Test", "starts_on": "2026-01-01"}}
 PLACEHOLDERS = {"name": "TRE_R211", "step": "description", "username": "nobody-permissions"}
 FAKE_ID = 987654321
 

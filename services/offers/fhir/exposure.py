@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from services.common.errors import Gone, InvalidInput, NotFound
-from services.offers import reference
+from services.offers import reference, resource_persons
 from services.offers.fhir import mapping
 from services.offers.fhir.contracts import MAX_COUNT, RESOURCE_TYPES
 from services.offers.models import Offer, PractitionerAttachment, Professional, Structure
@@ -119,11 +119,13 @@ def offer_resources(session: Session, offer: Offer, public: bool = True, tree: T
     unit = tree.get(offer.unit_id)
     organizations = [mapping.organization(s) for s in tree.ancestors(offer.unit_id)
                      if s.kind in mapping.ORGANIZATION_KINDS]
+    roles = [mapping.practitioner_role(offer, p, a, provider, site) for p, a in people[offer.id]]
+    roles += resource_persons.fhir_roles(session, offer, provider, site, public, {r["id"] for r in roles})
     return OfferResources(
         healthcare_service=mapping.healthcare_service(offer, unit, provider, site, public=public),
         organizations=organizations,
         location=mapping.location(site) if site is not None else None,
-        practitioner_roles=[mapping.practitioner_role(offer, p, a, provider, site) for p, a in people[offer.id]],
+        practitioner_roles=roles,
     )
 
 
