@@ -91,6 +91,9 @@ class AccountPages:
         session.region = web.region.code
         session.tokens = store_tokens(body)
         session.tokens["kc"] = pending["kc"]
+        if (web.profile() or {}).get("cgu_required"):  # a new version of the conditions of use asks again
+            web.flash("Les conditions d'utilisation du Portail ont changé : merci de les lire et de les accepter "
+                      "(« Mon compte », rubrique « Conditions d'utilisation »).", "info")
         return redirect(pending["next"] or landing(web))
 
     @page("POST", "/<region>/deconnexion")
