@@ -137,7 +137,7 @@ class RegistrationPages:
                 raise
             return self._first_connection(web, exc.status, link_errors={"link_code": exc.message},
                                           ror_username=username, sent={"message": "", "email": ""})
-        web.flash(f"Votre identité est rattachée au compte ROR « {linked['username']} ».")
+        web.flash(f"Votre identité est rattachée au compte ROR « {linked['linked_from']} ».")
         return redirect(web.url("/mon-offre") if web.has_role("professional") else web.url("/"))
 
     def _first_connection(self, web: Web, status: int, **context):

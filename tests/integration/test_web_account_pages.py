@@ -1,0 +1,218 @@
+"""The pages of issue 15 over HTTP (no browser): a kiné registers on the portal's form (the ALTCHA widget
+served locally, the SMS code, the conditions of use), validates her e-mail, logs in and uses « Mon compte »;
+at her first connection she links the ROR account the region admin prepared; she adds a trainee to the
+« Personnes ressources » of her offer. Errors come back next to their fields and change nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from services.accounts.directory import directory_for
+from services.accounts.registration import solve_captcha
+from services.common.config import setting
+from tests.accounts_support import PASSWORD, fresh_rpps, import_national
+from tests.e2e.conftest import login_redirects  # noqa: F401  (the test gateway's origin in the realms' client)
+from tests.helpers import sql
+from tests.offers_support import complete_draft, make_offer, subject_of
+from tests.web_support import BASE, WebClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("login_redirects")]
+REGION = "idf"
+
+
+@pytest.fixture(scope="module")
+def national(db_url, tmp_path_factory):
+    numbers = [fresh_rpps() for _ in range(3)]
+    import_national(db_url, REGION, numbers, tmp_path_factory.mktemp("rpps-web"))
+    return numbers
+
+
+@pytest.fixture(scope="module")
+def made():
+    names: list[str] = []
+    yield names
+    directory = directory_for(REGION)
+    for name in names:
+        user = directory.find_by_username(name)
+        if user:
+            directory.delete_user(user["id"], quiet=True)
+
+
+def _event(db_url: str, event_type: str, **match) -> dict:
+    rows = sql(db_url, "SELECT payload FROM accounts.outbox WHERE event_type = :t ORDER BY created_at",
+               t=event_type).all()
+    payloads = [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+    found = [p for p in payloads if all(p.get(k) == v for k, v in match.items())]
+    assert found, f"no {event_type} event with {match}"
+    return found[-1]
+
+
+def _form(rpps: str, username: str, phone: str) -> dict:
+    return {"civility": "MME", "last_name": f"test{rpps[-4:]}", "first_name": "Claire",
+            "email": f"{username}@example.org", "email_confirmation": f"{username}@example.org",
+            "profession": "Masseur-kinésithérapeute", "specialty": "", "national_id": rpps,
+            "mobile_phone": phone, "landline_phone": "", "comment": "Cabinet à Meulan", "username": username,
+            "password": PASSWORD, "password_confirmation": PASSWORD, "cgu_accepted": "yes",
+            "cgu_version": "2026-01", "action": "register"}
+
+
+def register(web: WebClient, api, sms_gateway, db_url, rpps: str, username: str, phone: str) -> None:
+    """The whole form as a visitor fills it; then the link of « Validation de votre inscription »."""
+    web.go(f"/{REGION}/inscription")
+    fragment = web.post(f"/{REGION}/inscription/sms", {"mobile_phone": phone})
+    assert fragment.status_code == 200 and "code" in fragment.text, fragment.text
+    body = _form(rpps, username, phone)
+    body["sms_code"] = sms_gateway.last_code("+33" + phone[1:])
+    body["altcha"] = solve_captcha(api.get(f"/api/{REGION}/registration/captcha").json())
+    resp = web.post(f"/{REGION}/inscription", body)
+    assert resp.status_code == 200 and "Inscription enregistrée" in resp.text, web.main()[:500]
+    event = _event(db_url, "accounts.registered", username=username)
+    landing = requests.get(event["verification_url"], timeout=30)
+    assert landing.status_code == 200 and "validée" in landing.text
+
+
+def test_the_registration_form_shows_each_mistake_next_to_its_field_then_registers(api, db_url, sms_gateway,
+                                                                                  national, made, unique):
+    web = WebClient()
+    page = web.go(f"/{REGION}/inscription")
+    assert page.status_code == 200
+    # the guide's fields, and the captcha widget with its scripts served by the gateway (no CDN)
+    for name in ("civility", "last_name", "first_name", "email", "email_confirmation", "profession", "specialty",
+                 "national_id", "mobile_phone", "landline_phone", "comment", "username", "password",
+                 "password_confirmation", "sms_code", "cgu_accepted"):
+        assert f'name="{name}"' in page.text, name
+    assert f'<altcha-widget challenge="/api/{REGION}/registration/captcha"' in page.text
+    for asset in ("/static/vendor/altcha/altcha.min.js", "/static/vendor/altcha/sha.js",
+                  "/static/vendor/altcha/fr-fr.js", "/static/vendor/altcha/altcha.css", "/static/altcha-setup.js"):
+        assert requests.get(BASE + asset, timeout=30).status_code == 200, asset
+    assert "cdn" not in page.text.lower()
+
+    # a first try: e-mails and passwords that differ, no code, no captcha, conditions not accepted
+    username = f"web-{unique}"
+    made.append(username)
+    phone = "07" + unique[:8].translate(str.maketrans("abcdef", "123456"))
+    wrong = {**_form(national[0], username, phone), "email_confirmation": "autre@example.org",
+             "password_confirmation": PASSWORD + "x", "cgu_accepted": "", "sms_code": "", "altcha": ""}
+    resp = web.post(f"/{REGION}/inscription", wrong)
+    assert resp.status_code == 400
+    for name in ("email_confirmation", "password_confirmation", "cgu_accepted", "sms_code", "altcha"):
+        assert web.field_error(name), name
+    assert PASSWORD not in resp.text  # passwords are never sent back
+    assert web.value("username") == username and web.value("mobile_phone") == phone  # the rest is kept
+    assert directory_for(REGION).find_by_username(username) is None
+
+    # « Recevoir le code par SMS » without JavaScript: the whole form again, with the status line
+    resp = web.post(f"/{REGION}/inscription", {**_form(national[0], username, phone), "action": "sms"})
+    assert resp.status_code == 200 and "SMS" in web.notices()
+    bad_phone = web.post(f"/{REGION}/inscription/sms", {"mobile_phone": "0130000000"})
+    assert "mobile" in bad_phone.text
+
+    register(web, api, sms_gateway, db_url, national[0], username, phone)
+    assert "Je valide mon adresse mail" in web.main()
+
+
+def test_mon_compte_changes_phones_refuses_a_wrong_password_and_a_stale_form(api, db_url, sms_gateway, national,
+                                                                           made, unique):
+    web = WebClient()
+    username = f"mc-{unique}"
+    made.append(username)
+    phone = "06" + unique[:8].translate(str.maketrans("abcdef", "123456"))
+    register(web, api, sms_gateway, db_url, national[1], username, phone)
+    web.login(REGION, username, PASSWORD, next_path=f"/{REGION}/mon-compte")
+    assert "Mon compte" in web.main() and national[1] in web.main()  # national data, read-only
+    assert 'name="rpps"' not in web.page.text
+    old_etag = web.value("etag", f"/{REGION}/mon-compte/coordonnees")
+
+    resp = web.post(f"/{REGION}/mon-compte/coordonnees", {"etag": old_etag, "email": f"{username}@example.org",
+                                                         "mobile_phone": phone, "landline_phone": "01.30.00"})
+    assert resp.status_code == 400 and "Numéro de téléphone invalide" in web.field_error("landline_phone")
+    resp = web.post(f"/{REGION}/mon-compte/coordonnees", {"etag": old_etag, "email": f"{username}@example.org",
+                                                         "mobile_phone": phone, "landline_phone": "01 30 00 00 01"})
+    assert resp.status_code == 200 and "téléphone sont enregistrés" in web.notices()
+    assert web.value("landline_phone") == "0130000001"
+    # the form read before that change is stale: a clear message, nothing changed
+    resp = web.post(f"/{REGION}/mon-compte/coordonnees", {"etag": old_etag, "email": f"{username}@example.org",
+                                                         "mobile_phone": phone, "landline_phone": "0130000002"})
+    assert "modifié entre-temps" in web.notices() and web.value("landline_phone") == "0130000001"
+
+    etag = web.value("etag", f"/{REGION}/mon-compte/mot-de-passe")
+    resp = web.post(f"/{REGION}/mon-compte/mot-de-passe", {"etag": etag, "current_password": "Faux2026x",
+                                                          "password": "Nouveau2026", "password_confirmation":
+                                                          "Nouveau2026"})
+    assert resp.status_code == 400 and web.field_error("current_password")
+    confirm = web.post(f"/{REGION}/mon-compte/deconnexion-partout", {})
+    assert confirm.status_code == 400 and web.field_error("confirm")
+    assert "sessions" in web.main().lower()
+    web.post(f"/{REGION}/mon-compte/deconnexion-partout", {"confirm": "yes"})
+    assert "Toutes vos sessions ont été fermées" in web.notices()
+    assert directory_for(REGION).sessions(directory_for(REGION).find_by_username(username)["id"]) == []
+    web.go(f"/{REGION}/mon-compte")
+    assert "/realms/ror-idf/" in web.url  # this browser too must log in again
+
+
+def test_first_connection_links_the_prepared_ror_account_with_the_emailed_code(api, db_url, tokens, sms_gateway,
+                                                                              national, made, unique):
+    web = WebClient()
+    username = f"lk-{unique}"
+    made.append(username)
+    phone = "06" + unique[2:10].translate(str.maketrans("abcdef", "123456"))
+    register(web, api, sms_gateway, db_url, national[2], username, phone)
+    prepared = f"cabinet-{unique}"
+    resp = api.post(f"/api/{REGION}/ror-accounts", token=tokens(REGION, "admin"),
+                    json={"username": prepared, "email": f"{prepared}@example.org"})
+    assert resp.status_code == 201, resp.text
+
+    web.login(REGION, username, PASSWORD)
+    assert web.url.endswith(f"/{REGION}/premiere-connexion")
+    assert "Créer un nouveau compte ROR" in web.main() and "Se connecter avec un compte ROR existant" in web.main()
+    unknown = web.post(f"/{REGION}/premiere-connexion/lier", {"ror_username": "personne-" + unique})
+    assert unknown.status_code == 404 and web.field_error("ror_username")
+    sent = web.post(f"/{REGION}/premiere-connexion/lier", {"ror_username": prepared})
+    assert sent.status_code == 200 and "c***@example.org" in web.notices()
+    code = _event(db_url, "accounts.link_code_sent", username=prepared)["code"]
+    wrong = web.post(f"/{REGION}/premiere-connexion/lier/confirmer",
+                     {"ror_username": prepared, "link_code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 400 and web.field_error("link_code")
+    web.post(f"/{REGION}/premiere-connexion/lier/confirmer", {"ror_username": prepared, "link_code": code})
+    assert f"rattachée au compte ROR « {prepared} »" in web.notices()
+    assert sql(db_url, "SELECT linked_subject IS NOT NULL FROM accounts.provisioned_accounts WHERE username = :u",
+               u=prepared).scalar() is True
+
+
+def test_resource_persons_of_an_offer_are_added_with_their_errors_inline_and_removed(api, tokens, db_url, unique):
+    owner = tokens(REGION, "sf.demo")
+    offer_id = make_offer(db_url, owner_subject=subject_of(owner), draft=complete_draft(),
+                          last_name=f"RP{unique[:4].upper()}")
+    etag = api.get(f"/api/{REGION}/offers/{offer_id}", token=owner).headers["ETag"]
+    published = api.post(f"/api/{REGION}/offers/{offer_id}/publish", token=owner, headers={"If-Match": etag})
+    assert published.status_code == 200, published.text
+    web = WebClient()
+    web.login(REGION, "sf.demo", setting("ROR_DEMO_PASSWORD"),
+              next_path=f"/{REGION}/mon-offre/{offer_id}/personnes-ressources")
+    assert "Aucune personne ressource" in web.main()
+    path = f"/{REGION}/mon-offre/{offer_id}/personnes-ressources"
+    bad = web.post(path, {"kind": "trainee", "last_name": "Martin", "first_name": "Léa", "starts_on": "2026-12-01",
+                          "ends_on": "2026-11-01", "rpps": "123", "phone": "01.02", "contact_visibility": "public"})
+    assert bad.status_code == 400
+    for name in ("rpps", "phone"):
+        assert web.field_error(name), name
+    assert web.value("last_name") == "Martin"
+    backwards = web.post(path, {"kind": "trainee", "last_name": "Martin", "first_name": "Léa",
+                                "starts_on": "2026-12-01", "ends_on": "2026-11-01", "contact_visibility": "public"})
+    assert backwards.status_code == 400 and "précède" in web.field_error("ends_on")
+    web.post(path, {"kind": "trainee", "last_name": "Martin", "first_name": "Léa", "role": "Stagiaire 3e année",
+                    "starts_on": "2026-12-01", "ends_on": "2027-02-28", "phone": "0102030405",
+                    "contact_visibility": "professional"})
+    assert "Léa Martin est ajouté(e)" in web.notices() and "Stagiaire" in web.main()
+    public = api.get(f"/api/{REGION}/offers/{offer_id}/resource-persons").json()
+    public = public["resource_persons"]
+    assert [p["last_name"] for p in public] == ["Martin"] and public[0]["phone"] is None  # professionals only
+    person_id = public[0]["id"]
+    web.post(f"{path}/{person_id}/retirer", {})
+    assert "retiré(e)" in web.notices() and "Aucune personne ressource" in web.main()
+    other = WebClient()  # someone else's offer is not found
+    other.login(REGION, "kine.demo", setting("ROR_DEMO_PASSWORD"), next_path=path)
+    assert other.page.status_code == 404
