@@ -281,7 +281,7 @@ def get_account(session: Session, actor: Actor, directory, national: Callable[[s
             "rpps": actor.rpps, "civility": person.get("civility"),
             "last_name": person.get("last_name") or user.get("lastName"),
             "first_name": person.get("first_name") or user.get("firstName"),
-            "profession_code": person.get("profession_code"),
+            "profession_code": person.get("profession_code"), "profession": person.get("profession_label"),
             "addresses": person.get("addresses") or [],
         },
         "email": user.get("email"), "email_verified": bool(user.get("emailVerified")),

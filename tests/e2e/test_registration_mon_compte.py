@@ -60,7 +60,7 @@ def test_a_professional_registers_on_the_portal_validates_her_email_and_sees_mon
         page.get_by_label("Confirmer le mot de passe").fill(PASSWORD)
         page.get_by_label("Code reçu par SMS").fill(code)
         page.get_by_label(re.compile("J'accepte les")).check()
-        page.locator("altcha-widget input[type=checkbox]").check()
+        page.locator("altcha-widget").get_by_text("Je ne suis pas un robot").click()
         expect(page.locator("altcha-widget input[name=altcha]")).to_have_value(re.compile(r".{20,}"),
                                                                                  timeout=60_000)
         browser.check("verification-anti-robot")
