@@ -143,6 +143,10 @@ def test_mon_compte_changes_phones_refuses_a_wrong_password_and_a_stale_form(api
                                                           "password": "Nouveau2026", "password_confirmation":
                                                           "Nouveau2026"})
     assert resp.status_code == 400 and web.field_error("current_password")
+    web.post(f"/{REGION}/mon-compte/codes/ajouter", {})
+    assert "QR code" in web.notices()  # Keycloak enrols the TOTP application at the next login
+    user = directory_for(REGION).find_by_username(username)
+    assert "CONFIGURE_TOTP" in directory_for(REGION).get_user(user["id"]).get("requiredActions", [])
     confirm = web.post(f"/{REGION}/mon-compte/deconnexion-partout", {})
     assert confirm.status_code == 400 and web.field_error("confirm")
     assert "sessions" in web.main().lower()
@@ -216,3 +220,22 @@ def test_resource_persons_of_an_offer_are_added_with_their_errors_inline_and_rem
     other = WebClient()  # someone else's offer is not found
     other.login(REGION, "kine.demo", setting("ROR_DEMO_PASSWORD"), next_path=path)
     assert other.page.status_code == 404
+
+
+def test_hostile_input_on_the_registration_form_gives_a_french_page_never_a_500(api):
+    web = WebClient()
+    web.go(f"/{REGION}/inscription")
+    hostile = [
+        {"last_name": "Dupont\x00", "username": "a" * 5000, "comment": "x" * 20000, "mobile_phone": "9" * 400},
+        {"email": "é" * 300 + "@example.org", "national_id": "1" * 10000, "sms_code": "\x00", "altcha": "%%%"},
+    ]
+    for fields in hostile:
+        resp = web.post(f"/{REGION}/inscription", {**_form(fresh_rpps(), "x", "0612345678"), **fields})
+        assert resp.status_code == 400 and '<html lang="fr">' in resp.text, resp.text[:300]
+    # undecodable bytes (a lone surrogate in UTF-8) in the form body
+    raw = f"csrf={web.csrf()}&last_name=%ED%A0%80&action=register".encode()
+    resp = web.http.post(f"{BASE}/{REGION}/inscription", data=raw, timeout=30,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code < 500, resp.text[:300]
+    sms = web.post(f"/{REGION}/inscription/sms", {"mobile_phone": "\x00" * 50})
+    assert sms.status_code == 200 and "field-error" in sms.text

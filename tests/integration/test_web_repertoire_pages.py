@@ -136,3 +136,15 @@ def test_the_manager_declares_the_beds_of_the_maternity(manager, hospital):
                                    "available_beds": "6"})
     assert "Capacités enregistrées" in web.notices()
     assert web.value("available_beds") == "6" and "Historique des mises à jour" in web.main()
+
+
+def test_unknown_structures_and_hostile_queries_give_french_pages(manager):
+    web = manager
+    for path, status in ((f"/{REGION}/structures/99999999999999999999", 404), (f"/{REGION}/structures/0", 404),
+                         (f"/{REGION}/repertoire?q=" + "x" * 5000, 200),  # cut to 200 characters
+                         (f"/{REGION}/repertoire?departement=999&discipline=ZZZ", 400)):
+        resp = web.go(path)
+        assert resp.status_code == status and '<html lang="fr">' in resp.text, (path, resp.status_code)
+    assert web.go(f"/{REGION}/repertoire?q=%00").status_code == 400  # NUL: refused at the gateway's edge
+    resp = web.post(f"/{REGION}/structures/99999999999999999999/capacites", {"etag": "x", "available_beds": "1"})
+    assert resp.status_code == 404
