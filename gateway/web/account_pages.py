@@ -11,6 +11,7 @@ from gateway.web.framework import Web, page, safe_next, store_tokens, tls_verify
 from gateway.web.render import redirect
 from services.common.config import setting
 from services.common.errors import Conflict, InvalidInput, RorError
+from services.common.roles import STRUCTURE_ROLES, TEAM_ROLES
 
 PASSWORD_RULES = ("au moins 8 caractères", "une lettre majuscule", "une lettre minuscule", "un chiffre")
 MAX_PENDING_LOGINS = 5  # authorization requests in flight per session (several tabs)
@@ -41,6 +42,8 @@ def landing(web: Web) -> str:
         if not profile.get("ror_account"):
             return web.url("/premiere-connexion")
         return web.url("/mon-offre")
+    if not web.identity.roles & (TEAM_ROLES | set(STRUCTURE_ROLES)) and not (web.profile() or {}).get("ror_account"):
+        return web.url("/premiere-connexion")  # a limited account may link a ROR account prepared for it
     return web.url("/")
 
 

@@ -138,6 +138,7 @@ class RegistrationPages:
             return self._first_connection(web, exc.status, link_errors={"link_code": exc.message},
                                           ror_username=username, sent={"message": "", "email": ""})
         web.flash(f"Votre identité est rattachée au compte ROR « {linked['linked_from']} ».")
+        web.session.tokens["expires_at"] = 0  # refreshed at the next page: the token then carries the new role
         return redirect(web.url("/mon-offre") if web.has_role("professional") else web.url("/"))
 
     def _first_connection(self, web: Web, status: int, **context):

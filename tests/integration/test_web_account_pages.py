@@ -59,19 +59,23 @@ def _form(rpps: str, username: str, phone: str) -> dict:
             "cgu_version": "2026-01", "action": "register"}
 
 
-def register(web: WebClient, api, sms_gateway, db_url, rpps: str, username: str, phone: str) -> None:
+def register(web: WebClient, api, sms_gateway, db_url, rpps: str | None, username: str, phone: str) -> str:
     """The whole form as a visitor fills it; then the link of « Validation de votre inscription »."""
     web.go(f"/{REGION}/inscription")
     fragment = web.post(f"/{REGION}/inscription/sms", {"mobile_phone": phone})
     assert fragment.status_code == 200 and "code" in fragment.text, fragment.text
-    body = _form(rpps, username, phone)
+    body = _form(rpps or "0000", username, phone)
+    if rpps is None:
+        body["national_id"] = ""
     body["sms_code"] = sms_gateway.last_code("+33" + phone[1:])
     body["altcha"] = solve_captcha(api.get(f"/api/{REGION}/registration/captcha").json())
     resp = web.post(f"/{REGION}/inscription", body)
     assert resp.status_code == 200 and "Inscription enregistrée" in resp.text, web.main()[:500]
+    registered = web.main()
     event = _event(db_url, "accounts.registered", username=username)
     landing = requests.get(event["verification_url"], timeout=30)
     assert landing.status_code == 200 and "validée" in landing.text
+    return registered
 
 
 def test_the_registration_form_shows_each_mistake_next_to_its_field_then_registers(api, db_url, sms_gateway,
@@ -239,3 +243,41 @@ def test_hostile_input_on_the_registration_form_gives_a_french_page_never_a_500(
     assert resp.status_code < 500, resp.text[:300]
     sms = web.post(f"/{REGION}/inscription/sms", {"mobile_phone": "\x00" * 50})
     assert sms.status_code == 200 and "field-error" in sms.text
+
+
+def test_a_limited_account_links_first_then_a_new_cgu_version_and_a_new_email_are_asked(
+        api, db_url, sms_gateway, made, unique, monkeypatch):
+    web = WebClient()
+    username = f"lim-{unique}"
+    made.append(username)
+    phone = "06" + unique[1:9].translate(str.maketrans("abcdef", "123456"))
+    shown = register(web, api, sms_gateway, db_url, None, username, phone)  # no national identifier
+    assert "Limité" in shown and "Demande de vérification n°" in shown  # a ticket for the regional team
+    web.login(REGION, username, PASSWORD)
+    assert web.url.endswith(f"/{REGION}/premiere-connexion")  # may link a ROR account prepared for her
+    assert "Créer un nouveau compte ROR" not in web.main()  # no checked RPPS, no ROR account of her own
+
+    # the e-mail changes only once the link sent to the new address is opened
+    web.go(f"/{REGION}/mon-compte")
+    new = f"nouvelle-{unique}@example.org"
+    web.post(f"/{REGION}/mon-compte/coordonnees", {"etag": web.value("etag", f"/{REGION}/mon-compte/coordonnees"),
+                                                  "email": new, "mobile_phone": phone, "landline_phone": ""})
+    assert f"Un e-mail de validation a été envoyé à {new}" in web.notices()
+    assert f"En attente de validation : {new}" in web.main() and web.value("email") == f"{username}@example.org"
+    link = _event(db_url, "accounts.email_change_requested", email=new)["verification_url"]
+    assert "validée" in requests.get(link, timeout=30).text
+    web.go(f"/{REGION}/mon-compte")
+    assert web.value("email") == new
+
+    # a new version of the conditions of use: said at login, accepted on their page
+    monkeypatch.setenv("ROR_CGU_VERSION", "2026-09")
+    again = WebClient()
+    again.login(REGION, username, PASSWORD, next_path=f"/{REGION}/mon-compte")
+    assert "conditions d'utilisation du Portail ont changé" in again.notices()
+    assert "La version 2026-09 des conditions d'utilisation n'est pas encore acceptée" in again.main()
+    again.go(f"/{REGION}/conditions-utilisation?next=/{REGION}/mon-compte")
+    refused = again.post(f"/{REGION}/conditions-utilisation", {"next": f"/{REGION}/mon-compte"})
+    assert refused.status_code == 400 and again.field_error("accept")
+    again.post(f"/{REGION}/conditions-utilisation", {"accept": "yes", "next": f"/{REGION}/mon-compte"})
+    assert again.url.endswith(f"/{REGION}/mon-compte") and "Merci" in again.notices()
+    assert "Version 2026-09 acceptée" in again.main()
