@@ -95,7 +95,8 @@ class SupportPages:
     # ------------------------------------------------------------------ public sheet and anomalies
     @page("GET", "/<region>/offres/<int:offer_id>")
     def web_public_offer(self, web: Web, offer_id: int):
-        offer = web.rpc("offers", "get_offer", web.region.code, offer_id, actor=None)
+        # a professional sees what is shown to professionals (resource persons' contacts per their visibility)
+        offer = web.rpc("offers", "get_offer", web.region.code, offer_id, actor=web.actor())
         return web.page("offers/public.html", offer["name"], offer=offer)
 
     @page("GET,POST", "/<region>/anomalies/nouvelle")

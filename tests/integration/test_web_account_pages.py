@@ -218,6 +218,10 @@ def test_resource_persons_of_an_offer_are_added_with_their_errors_inline_and_rem
     public = api.get(f"/api/{REGION}/offers/{offer_id}/resource-persons").json()
     public = public["resource_persons"]
     assert [p["last_name"] for p in public] == ["Martin"] and public[0]["phone"] is None  # professionals only
+    sheet = requests.get(f"{BASE}/{REGION}/offres/{offer_id}", timeout=30).text  # the public sheet
+    assert "Léa Martin — Stagiaire" in sheet and "0102030405" not in sheet
+    web.go(f"/{REGION}/offres/{offer_id}")  # a professional sees the contact meant for professionals
+    assert "Léa Martin — Stagiaire" in web.main() and "0102030405" in web.main()
     person_id = public[0]["id"]
     web.post(f"{path}/{person_id}/retirer", {})
     assert "retiré(e)" in web.notices() and "Aucune personne ressource" in web.main()
