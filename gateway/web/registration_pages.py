@@ -76,7 +76,9 @@ class RegistrationPages:
 
     def _registration_form(self, web: Web, values: dict, errors=None, error_message=None, status: int = 200,
                            sms_sent: dict | None = None):
-        return web.page("account/registration.html", "Inscription", status=status, errors=errors,
+        # Through the TLS front with a CPS card, the national identifier is the card's: not typed here.
+        card = _card_certificate(SimpleNamespace(request=web.request, service=web.service)) is not None
+        return web.page("account/registration.html", "Inscription", status=status, errors=errors, card=card,
                         error_message=error_message, values=values, civilities=CIVILITIES, professions=PROFESSIONS,
                         rules=PASSWORD_RULES, cgu_version=cgu_version(web), sms_sent=sms_sent,
                         captcha_url=f"/api/{web.region.code}/registration/captcha")

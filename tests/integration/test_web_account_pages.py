@@ -285,3 +285,29 @@ def test_a_limited_account_links_first_then_a_new_cgu_version_and_a_new_email_ar
     again.post(f"/{REGION}/conditions-utilisation", {"accept": "yes", "next": f"/{REGION}/mon-compte"})
     assert again.url.endswith(f"/{REGION}/mon-compte") and "Merci" in again.notices()
     assert "Version 2026-09 acceptée" in again.main()
+
+
+def test_with_a_cps_card_the_form_does_not_ask_the_national_identifier(api, db_url, sms_gateway, made, unique,
+                                                                       tmp_path, monkeypatch):
+    from urllib.parse import quote
+
+    from services.accounts.pki import default_pki_dir, issue_cps_cert
+
+    rpps = fresh_rpps()
+    card = {"X-SSL-Client-Cert": quote(issue_cps_cert(default_pki_dir(), rpps, tmp_path).cert.read_text())}
+    web = WebClient()
+    web.go(f"/{REGION}/inscription", headers=card)
+    assert 'name="national_id"' in web.page.text  # the header alone proves nothing: not from the TLS front
+    monkeypatch.setenv("ROR_TLS_PROXY_ADDRESSES", "127.0.0.1")  # the test plays the TLS front
+    web.go(f"/{REGION}/inscription", headers=card)
+    assert 'name="national_id"' not in web.page.text and "celui de votre carte CPS" in web.main()
+    username = f"carte-{unique}"
+    made.append(username)
+    phone = "06" + unique[2:10].translate(str.maketrans("abcdef", "654321"))
+    web.post(f"/{REGION}/inscription/sms", {"mobile_phone": phone}, headers=card)
+    body = {**_form(rpps, username, phone), "national_id": "", "sms_code": sms_gateway.last_code("+33" + phone[1:]),
+            "altcha": solve_captcha(api.get(f"/api/{REGION}/registration/captcha").json())}
+    resp = web.post(f"/{REGION}/inscription", body, headers=card)
+    assert resp.status_code == 200 and "Professionnel de santé" in web.main(), web.main()[:400]
+    assert sql(db_url, "SELECT national_id_source FROM accounts.registrations WHERE username = :u",
+               u=username).scalar() == "card"
