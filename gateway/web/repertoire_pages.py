@@ -122,8 +122,11 @@ class RepertoirePages:
     def _structure_page(self, web: Web, structure_id: int, status: int = 200, errors=None, error_message=None,
                         editing: bool = False, posted=None, section: str | None = None):
         structure = web.rpc("offers", "get_structure", web.region.code, structure_id, web.actor())
+        # its place in the tree (ancestors for the breadcrumb, what hangs below): the part of the répertoire of
+        # its département and discipline, not the whole region
+        discipline = structure.get("discipline") if structure.get("discipline") in DISCIPLINES else None
         tree = web.rpc("offers", "structures", web.region.code, departement=structure.get("departement"),
-                       timeout=60) if structure.get("departement") else {"roots": []}
+                       discipline=discipline, timeout=60) if structure.get("departement") else {"roots": []}
         node, trail = find_node(tree["roots"], structure_id)
         offer = structure.get("offer") or {}
         unit_type = offer.get("unit_type") or ""
