@@ -45,7 +45,7 @@ def test_a_pdl_manager_finds_her_ej_updates_a_capacity_and_adds_a_person(browser
             browser.check("repertoire")
 
             # « Rechercher par Entité Juridique (EJ) », then « Ajouter aux favoris »
-            page.get_by_label("Nom de l'entité juridique ou numéro FINESS").fill("hopital universitaire nantes")
+            page.get_by_label("Nom de l'entité juridique ou numéro FINESS").fill("hospitalier universitaire nantes")
             page.get_by_role("button", name="Rechercher").click()
             expect(page.get_by_role("heading", name=re.compile(EJ))).to_be_visible()
             browser.check("recherche-ej")
