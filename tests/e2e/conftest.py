@@ -1,6 +1,8 @@
 """Browser fixtures: headless Chromium from Debian's packages driven by Playwright (no browser download),
 axe-core (vendored from npm by deploy/web/build.sh) run on every page visited, screenshots under
-var/e2e/. The suite (five services + gateway) runs in-process as for the integration tests.
+var/e2e/. The suite (the six services) runs as `nameko run` processes (tests/faults.py `PrivateSuite`,
+with the settings of tests/conftest.py `suite_config`), and this pytest process runs without eventlet
+(`ROR_TEST_EVENTLET=0`, deploy/test.sh): Playwright's sync driver hangs under its monkey patching.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 import requests
 
 from services.common.config import ROOT, setting
-from tests.conftest import GATEWAY_ADDRESS
+from tests import green
+from tests.conftest import GATEWAY_ADDRESS, TEST_VHOST
 
 CHROMIUM = os.environ.get("ROR_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / "gateway" / "web" / "static" / "vendor" / "axe.min.js"
@@ -70,20 +73,34 @@ def login_redirects():
 
 
 @pytest.fixture(scope="session")
+def suite(suite_config):
+    """Overrides the in-process suite of tests/conftest.py for the browser tests: the same settings,
+    vhost, database and gateway address, each service a process of its own (logs in var/e2e/logs/)."""
+    if green.patched():
+        pytest.fail("the browser tests run without eventlet: ROR_TEST_EVENTLET=0 pytest tests/e2e "
+                    "(make e2e; make test runs them so)", pytrace=False)
+    from tests.faults import PrivateSuite
+
+    settings = dict(suite_config)
+    shutil.rmtree(OUT / "logs", ignore_errors=True)
+    processes = PrivateSuite(settings.pop("ROR_DATABASE_URL"), TEST_VHOST, GATEWAY_ADDRESS,
+                             log_dir=OUT / "logs", **settings).start()
+    yield processes
+    processes.stop()
+
+
+@pytest.fixture(scope="session")
 def playwright_browser():
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install chromium (deploy/bootstrap.sh)"
     assert AXE.exists(), f"{AXE} missing: bash deploy/web/build.sh"
-    manager = sync_playwright()
-    playwright = manager.start()
+    playwright = sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
     yield browser
     browser.close()
-    # Playwright's stop() waits for its driver through asyncio's child watcher, which never wakes up under
-    # eventlet's monkey patching: end the driver process directly.
-    manager._client._transport._proc.kill()
+    playwright.stop()
 
 
 class Axe:
