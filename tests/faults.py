@@ -47,6 +47,14 @@ def queue_depth(vhost: str, queue: str) -> int:
         return conn.default_channel.queue_declare(queue, passive=True).message_count
 
 
+def _reap(process: subprocess.Popen, timeout: float = 30) -> None:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # name -> the `nameko run` target (deploy/services.sh names the same modules)
 SERVICES = {
     "accounts": "services.accounts.service",
@@ -118,15 +126,15 @@ class PrivateSuite:
         """Graceful stop (SIGTERM: nameko finishes its workers) or a crash (SIGKILL)."""
         process = self.processes.pop(name)
         process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _reap(process)
 
     def stop(self) -> None:
-        for name in list(self.processes):
-            self.stop_service(name)
+        """All of them at once (each nameko process takes seconds to finish its workers)."""
+        processes, self.processes = self.processes, {}
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            _reap(process)
 
     def _wait_for_gateway(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -135,6 +135,7 @@ class Browser:
         self.axe = axe
         self.base = base
         self.step = 0
+        self.started = time.monotonic()
 
     def goto(self, path: str):
         self.page.goto(path if path.startswith("http") else self.base + path)
@@ -154,6 +155,7 @@ class Browser:
                                            targets: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
         }""")
         self.axe.pages.append({"step": f"{self.folder.name}/{self.step:02d}-{slug}", "url": page.url,
+                               "seconds": round(time.monotonic() - self.started, 1),  # since the test began
                                "violations": result})
         blocking = [v for v in result if v["impact"] in BLOCKING]
         assert not blocking, f"axe-core on « {name} » ({page.url}): {json.dumps(blocking, ensure_ascii=False)}"
