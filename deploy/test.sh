@@ -64,7 +64,7 @@ if [[ "${ROR_E2E:-}" != 0 ]]; then
     if [[ "${ROR_E2E:-}" == 1 ]]; then
         e2e_extra+=("${extra[@]}" "$@")
     fi
-    # The same database, vhost and gateway address as the main part, which has ended by now.
+    # The same database and gateway address as the main part, which has ended by now (own vhost).
     started_e2e=$SECONDS
     ROR_TEST_EVENTLET=0 run_pytest e2e -m e2e -p no:randomly --suppress-nameko-eventlet-notification \
         tests/e2e "${e2e_extra[@]}"

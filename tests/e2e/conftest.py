@@ -75,15 +75,17 @@ def login_redirects():
 @pytest.fixture(scope="session")
 def suite(suite_config):
     """Overrides the in-process suite of tests/conftest.py for the browser tests: the same settings,
-    vhost, database and gateway address, each service a process of its own (logs in var/e2e/logs/)."""
+    database and gateway address, a vhost of its own, each service a process of its own (logs in
+    var/e2e/logs/)."""
     if green.patched():
         pytest.fail("the browser tests run without eventlet: ROR_TEST_EVENTLET=0 pytest tests/e2e "
                     "(make e2e; make test runs them so)", pytrace=False)
     from tests.faults import PrivateSuite
 
     settings = dict(suite_config)
+    settings.pop("AMQP_URI")  # a vhost of its own: nothing the main run left in its queues comes in
     shutil.rmtree(OUT / "logs", ignore_errors=True)
-    processes = PrivateSuite(settings.pop("ROR_DATABASE_URL"), TEST_VHOST, GATEWAY_ADDRESS,
+    processes = PrivateSuite(settings.pop("ROR_DATABASE_URL"), f"{TEST_VHOST}_e2e", GATEWAY_ADDRESS,
                              log_dir=OUT / "logs", **settings).start()
     yield processes
     processes.stop()
