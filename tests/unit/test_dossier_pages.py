@@ -3,6 +3,7 @@ data (the parts not on the form kept), and the API's errors brought back to the 
 
 from __future__ import annotations
 
+import pytest
 from werkzeug.datastructures import MultiDict
 
 from gateway.web.dossier_pages import _sheet_errors, can_edit, sheet_payload, tree
@@ -58,3 +59,16 @@ def test_a_unit_form_keeps_what_it_does_not_show_and_skips_empty_contact_rows():
 def test_stored_errors_of_a_pending_unit_point_at_the_stored_rows():
     assert _sheet_errors({"contacts.contacts.1.value": "x", "modalities.intervention_communes": "y"}) == {
         "contacts.1.value": "x", "modalities.intervention_communes": "y"}
+
+
+@pytest.mark.parametrize("event_type", ["dossiers.sent", "dossiers.approved", "dossiers.rejected",
+                                        "dossiers.published"])
+def test_the_mails_of_a_dossier_link_to_its_page(event_type):
+    from services.notifications import rendering
+
+    event = {"event_type": event_type, "region": "idf", "dossier_id": 42, "dossier_name": "Peuplement de CPTS X",
+             "structure_name": "CPTS X", "actor_username": "cpts.directeur", "comment": None,
+             "reason": "Territoire incomplet", "status": "sent", "occurred_at": "2026-12-01T09:30:00+00:00"}
+    out = rendering.render(event, {"email": "d@example.org", "name": "Nadia"}, "https://ror.example/")
+    assert "https://ror.example/idf/dossiers/42" in out.text
+    assert 'href="https://ror.example/idf/dossiers/42"' in out.html
