@@ -28,7 +28,7 @@ from services.common.errors import (
     PreconditionRequired,
     RorError,
 )
-from services.dossiers.lifecycle import EDITABLE, MEMBERS, STATUS_LABELS
+from services.dossiers.lifecycle import EDITABLE, MANAGERS, MEMBERS, STATUS_LABELS
 
 STALE = ("Le dossier a été modifié entre-temps (autre onglet ou autre personne). "
          "La page a été rechargée avec la dernière version : reprenez votre saisie.")
@@ -225,6 +225,10 @@ class DossierPages:
                     web.rpc("dossiers", "add_comment", region, dossier_id,
                             {"body": (web.form.get("body") or "").strip()}, web.actor())
                     web.flash("Commentaire ajouté.")
+                elif action == "collaborator":
+                    username = (web.form.get("username") or "").strip()
+                    web.rpc("dossiers", "add_collaborator", region, dossier_id, username, web.actor(), etag)
+                    web.flash(f"« {username} » contribue désormais au dossier.")
                 elif action in ACTIONS:
                     web.rpc("dossiers", "transition", region, dossier_id, action,
                             _opt(web.form.get("comment")), web.actor(), etag, timeout=90)
@@ -249,6 +253,8 @@ class DossierPages:
 
     def _context(self, web: Web, dossier: dict, sheet: dict | None) -> dict:
         return {"dossier": dossier, "tree": tree(dossier), "sheet": sheet, "editable": can_edit(dossier),
+                "manager": dossier["status"] not in ("published", "cancelled")
+                and bool(MANAGERS & set(dossier.get("your_roles") or ())),
                 "actions": ACTIONS, "kinds": KINDS, "codes": CODES, "when": _when, "status_class": STATUS_CLASS,
                 "pending": [s for s in dossier["sheets"] if s["status"] != "finalised"],
                 "comments": web.rpc("dossiers", "comments", web.region.code, dossier["id"], web.actor(),

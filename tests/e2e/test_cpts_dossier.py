@@ -3,7 +3,8 @@ collaboratif »): its Directeur logs in (password + one-time code), opens a doss
 fills the EG contacts (« Enr. et finaliser » first refuses the missing phone, next to its field), creates
 the CPTS unit (type of UO first), describes it and saves it pending (grey), « Finaliser les fiches »
 turns every icon green, « Envoyer en validation », and approves it as Directeur. The regional validator
-logs in, is refused a rejection without its reason, validates, and the unit is in the répertoire.
+logs in, reads the unit as sent, is refused a rejection without its reason, validates, and the unit
+is in the répertoire.
 Every page passes axe-core (no serious or critical violation) at 360 px wide.
 """
 
@@ -95,6 +96,9 @@ def test_a_cpts_directeur_sends_and_approves_a_dossier_that_the_regional_validat
 
         # -- the dossier: « Finaliser les fiches », then « Envoyer en validation »
         tree.locator("a.dossier-node").click()
+        page.get_by_label(re.compile("Ajouter un contributeur")).fill("sf.demo")  # a colleague may help
+        page.get_by_role("button", name="Ajouter le contributeur").click()
+        expect(page.get_by_role("region", name="Contributeurs")).to_contain_text("sf.demo")
         page.get_by_role("button", name="Finaliser les fiches").click()
         expect(page.locator("#statut-dossier")).to_have_text("fiches finalisées")
         expect(tree.locator(".sheet-icon.done")).to_have_count(2)
@@ -122,6 +126,12 @@ def test_a_cpts_directeur_sends_and_approves_a_dossier_that_the_regional_validat
         _login(page, "validateur")
         expect(page.get_by_role("heading", name="Validation régionale")).to_be_visible()
         browser.check("validation-regionale")
+        tree.get_by_role("link", name=re.compile(unit_name)).click()  # the unit, read only, as sent
+        expect(page.locator("main dl")).to_contain_text("Versailles (78000)")
+        expect(page.locator("main dl")).to_contain_text("Coordination de soins non-programmés")
+        expect(page.get_by_role("button", name="Enr. et finaliser")).to_have_count(0)
+        browser.check("relecture-fiche-uo")
+        tree.locator("a.dossier-node").click()
         page.get_by_role("button", name="Refuser le dossier").click()
         expect(page.locator("#f-reject-comment-err")).to_be_visible()
         expect(page.locator("#statut-dossier")).to_have_text("validé par le Directeur")
