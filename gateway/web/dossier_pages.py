@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from gateway.web import labels
 from gateway.web.errors import flatten
 from gateway.web.framework import Web, page
-from gateway.web.offer_pages import contacts_payload, remap_errors
+from gateway.web.offer_pages import _codes, _int_or_raw, _opt, contacts_payload, form_rows, remap_errors
 from gateway.web.render import redirect
 from services.common.errors import (
     Conflict,
@@ -78,22 +78,6 @@ def _when(value: str | None) -> str:
     return f"{value[8:10]}/{value[5:7]}/{value[0:4]} {value[11:16]}"
 
 
-def _opt(value: str | None):
-    text = (value or "").strip()
-    return text or None
-
-
-def _int_or_raw(value: str | None):
-    text = (value or "").strip()
-    if not text:
-        return None
-    return int(text) if text.isdigit() and len(text) < 6 else text  # the API names a bad number
-
-
-def _codes(items) -> list[str]:
-    return [i["code"] if isinstance(i, dict) else str(i) for i in (items or [])]
-
-
 def tree(dossier: dict) -> list[dict]:
     """The sheets as nested nodes (EG → … → UO), in the dossier's depth-first order."""
     nodes = {s["id"]: {**s, "children": []} for s in dossier["sheets"]}
@@ -125,8 +109,7 @@ def sheet_payload(sheet: dict, form: MultiDict) -> tuple[dict, callable]:
     modalities = dict(stored.get("modalities") or {})
     modalities.update({"intervention_communes": form.getlist("intervention_communes"),
                        "reception_modalities": form.getlist("modalities.reception_modalities")})
-    rows = min(int(form.get("rows") or 0), 60) if (form.get("rows") or "").isdigit() else 0
-    contacts, index = contacts_payload(form, rows)
+    contacts, index = contacts_payload(form, form_rows(form))
     data.update(description=description, modalities=modalities, contacts=contacts)
     return data, lambda errors: _sheet_errors(errors, index)
 
@@ -150,7 +133,8 @@ class DossierPages:
         errors, error_message, status = {}, None, 200
         chosen = web.request.values.get("structure_id") or ""
         if web.request.method == "POST":
-            body = {"structure_id": int(chosen) if chosen.isdigit() and len(chosen) < 12 else None}
+            body = {"structure_id": int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 12
+                    else None}
             if _opt(web.form.get("name")):
                 body["name"] = web.form.get("name").strip()
             try:
@@ -175,7 +159,7 @@ class DossierPages:
                            status=wanted if wanted in STATUS_LABELS else None)
         to_do = [d for d in dossiers if self._awaits(web, d)]
         return web.page("dossiers/list.html", "Dossiers collaboratifs", status=status, errors=errors,
-                        error_message=error_message, dossiers=dossiers, to_do=to_do, sites=self._sites(web),
+                        error_message=error_message, dossiers=dossiers, to_do=to_do, sites=self._sites(web, chosen),
                         chosen=chosen, wanted=wanted, when=_when, status_class=STATUS_CLASS)
 
     @staticmethod
@@ -188,19 +172,22 @@ class DossierPages:
         return False
 
     @staticmethod
-    def _sites(web: Web) -> list[dict]:
-        """The EGs this person may open a dossier on (directeur or editor habilitation on an EG)."""
-        sites = []
-        for h in (web.actor() or {}).get("habilitations", []):
-            if h["role"] not in ("directeur", "structure_editor"):
-                continue
+    def _sites(web: Web, chosen: str = "") -> list[dict]:
+        """The EGs this person may open a dossier on: those of their directeur or editor habilitations,
+        and the one chosen in the répertoire (`?structure_id=`; the service checks the rights on it)."""
+        ids = [h["structure_id"] for h in (web.actor() or {}).get("habilitations", [])
+               if h["role"] in ("directeur", "structure_editor")]
+        if chosen.isascii() and chosen.isdigit() and len(chosen) < 12:
+            ids.append(int(chosen))
+        sites: dict[int, dict] = {}
+        for structure_id in dict.fromkeys(ids):
             try:
-                structure = web.rpc("offers", "get_structure", web.region.code, h["structure_id"], web.actor())
+                structure = web.rpc("offers", "get_structure", web.region.code, structure_id, web.actor())
             except RorError:
                 continue
-            if structure["kind"] == "site" and all(s["id"] != structure["id"] for s in sites):
-                sites.append({"id": structure["id"], "name": structure.get("name") or f"EG {structure['id']}"})
-        return sorted(sites, key=lambda s: s["name"])
+            if structure["kind"] == "site":
+                sites[structure["id"]] = {"id": structure["id"], "name": structure.get("name") or f"EG {structure['id']}"}
+        return sorted(sites.values(), key=lambda s: s["name"])
 
     # ------------------------------------------------------------------ the dossier
     def _dossier(self, web: Web, dossier_id: int) -> dict:
