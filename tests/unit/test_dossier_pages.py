@@ -72,3 +72,13 @@ def test_the_mails_of_a_dossier_link_to_its_page(event_type):
     out = rendering.render(event, {"email": "d@example.org", "name": "Nadia"}, "https://ror.example/")
     assert "https://ror.example/idf/dossiers/42" in out.text
     assert 'href="https://ror.example/idf/dossiers/42"' in out.html
+
+
+def test_digits_that_int_refuses_go_to_the_api_as_typed_instead_of_failing_the_page():
+    from gateway.web.offer_pages import form_rows
+
+    data, _ = sheet_payload(_sheet(2, 1), MultiDict({"description.age_min": "²", "description.age_max": "٣",
+                                                     "rows": "²"}))
+    assert (data["description"]["age_min"], data["description"]["age_max"]) == ("²", "٣")
+    assert data["contacts"] == {"contacts": []}
+    assert form_rows(MultiDict({"rows": "7"})) == 7 and form_rows(MultiDict({"rows": "999999"})) == 0
