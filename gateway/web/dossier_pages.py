@@ -28,7 +28,7 @@ from services.common.errors import (
     PreconditionRequired,
     RorError,
 )
-from services.dossiers.lifecycle import EDITABLE, MANAGERS, MEMBERS, STATUS_LABELS
+from services.dossiers.contracts import EDITABLE, MANAGERS, MEMBERS, STATUS_LABELS
 
 STALE = ("Le dossier a été modifié entre-temps (autre onglet ou autre personne). "
          "La page a été rechargée avec la dernière version : reprenez votre saisie.")
