@@ -10,6 +10,7 @@ field errors are shown next to their inputs."""
 from __future__ import annotations
 
 from gateway.web.framework import Web, page, safe_next
+from gateway.web.offer_pages import _int_or_raw
 from gateway.web.render import redirect
 from services.common.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired, RorError
 from services.common.roles import PROFESSIONAL, STRUCTURE_ROLES, TEAM_ROLES
@@ -65,13 +66,6 @@ def find_node(nodes: list[dict], structure_id: int, trail: tuple = ()) -> tuple[
         if found is not None:
             return found, path
     return None, ()
-
-
-def _int(value: str | None) -> int | str | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    return int(text) if text.isdigit() and len(text) < 7 else text  # the API names a bad number
 
 
 class RepertoirePages:
@@ -228,7 +222,7 @@ class RepertoirePages:
     def web_structure_capacities(self, web: Web, structure_id: int):
         """Capacities in full hospitalisation: installed beds, available beds now."""
         posted = {name: (web.form.get(name) or "").strip() for name in ("installed_beds", "available_beds")}
-        data = {name: _int(value) for name, value in posted.items()}
+        data = {name: _int_or_raw(value) for name, value in posted.items()}
         return self._write(web, structure_id, "set_structure_capacities", data, "capacites",
                            "Capacités enregistrées.", posted)
 

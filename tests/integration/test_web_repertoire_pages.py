@@ -150,3 +150,12 @@ def test_unknown_structures_and_hostile_queries_give_french_pages(manager):
     assert web.go(f"/{REGION}/repertoire?q=%00").status_code == 400  # NUL: refused at the gateway's edge
     resp = web.post(f"/{REGION}/structures/99999999999999999999/capacites", {"etag": "x", "available_beds": "1"})
     assert resp.status_code == 404
+
+
+def test_odd_digits_in_a_number_field_are_named_by_the_api(manager, hospital):
+    web = manager
+    path = f"/{REGION}/structures/{hospital['maternity']}"
+    web.go(path)
+    resp = web.post(f"{path}/capacites", {"etag": web.value("etag", f"{path}/capacites"), "installed_beds": "45",
+                                          "available_beds": "²"})
+    assert resp.status_code == 400 and web.field_error("available_beds")
