@@ -448,18 +448,19 @@ def confirm_link(session: Session, actor: Actor, username: str, code: str, direc
                          offer_ids=[], created_at=now)
     session.add(account)
     link.used_at, row.linked_subject, row.linked_at = now, actor.subject, now
+    gives_role = False
     if row.structure_id is not None:
-        had = directory.has_realm_role(actor.subject, "structure_editor")
+        gives_role = not directory.has_realm_role(actor.subject, "structure_editor")
         session.add(Habilitation(region=actor.region, subject=actor.subject, username=actor.username,
                                  role="structure_editor", structure_id=row.structure_id,
-                                 manages_realm_role=not had, granted_by=row.created_by, granted_at=now))
-        if not had:
-            directory.add_realm_role(actor.subject, "structure_editor")
-            on_rollback(session, lambda: directory.remove_realm_role(actor.subject, "structure_editor"))
+                                 manages_realm_role=gives_role, granted_by=row.created_by, granted_at=now))
     try:
         session.flush()
-    except IntegrityError as exc:  # a ROR account made meanwhile; the entrypoint rolls back and compensates
+    except IntegrityError as exc:  # a ROR account made meanwhile: the entrypoint rolls back
         raise Conflict(DUPLICATE_RPPS, {"rpps": "a ROR account exists for this RPPS"}) from exc
+    if gives_role:  # Keycloak once the rows are in; taken back if the transaction does not commit
+        directory.add_realm_role(actor.subject, "structure_editor")
+        on_rollback(session, lambda: directory.remove_realm_role(actor.subject, "structure_editor"))
     account.offer_ids = list(attach_owner(actor.region, rpps, actor.subject, actor.username) or [])
     record(session, Outbox, make_event("accounts.ror_account_created", actor.region, actor.username,
                                        rpps=rpps, subject=actor.subject, username=actor.username,

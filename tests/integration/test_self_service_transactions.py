@@ -120,3 +120,36 @@ def test_a_password_change_that_does_not_commit_is_undone_in_keycloak(db_url, se
     assert not directory.password_matches(username, "Nouveau2027")
     assert sql(db_url, "SELECT mobile_phone FROM accounts.contact_details WHERE subject = :s",
                s=user["id"]).scalar() == "06" + rpps[-8:]
+
+
+def test_a_link_that_does_not_commit_takes_back_the_structure_editor_role(api, db_url, session, tokens, registered,
+                                                                          national, unique):
+    """The prepared account is for a structure: linking gives the realm role structure_editor. Offers not
+    answering (attach_owner) fails the link after the role was given: the role is taken back."""
+    rpps = national[2]
+    username = registered(rpps)
+    token = token_of(username)
+    prepared = f"cabinet-eg-{unique}"
+    assert api.post(f"/api/{REGION}/ror-accounts", token=tokens(REGION, "admin"),
+                    json={"username": prepared, "email": f"{prepared}@example.org", "structure_id": 1}).status_code == 201
+    assert api.post(f"/api/{REGION}/me/ror-account/link", token=token, json={"username": prepared}).status_code == 202
+    code = outbox(db_url, "accounts.link_code_sent", username=prepared)["code"]
+    directory = directory_for(REGION)
+    user = directory.find_by_username(username)
+    actor = Actor(subject=user["id"], username=username, region=REGION, rpps=rpps)
+    given: list[bool] = []
+
+    def offers_down(*args):
+        given.append(directory.has_realm_role(user["id"], "structure_editor"))
+        raise Unavailable("Le service offers ne répond pas")
+
+    with pytest.raises(Unavailable), transaction(session):
+        ops.confirm_link(session, actor, prepared, code, directory, offers_down)
+    assert given == [True]  # the role was given before offers was asked
+    assert not directory.has_realm_role(user["id"], "structure_editor")
+    assert sql(db_url, "SELECT count(*) FROM accounts.habilitations WHERE subject = :s", s=user["id"]).scalar() == 0
+    # Nothing was used up: with offers answering, the same code links the account, role included.
+    linked = api.post(f"/api/{REGION}/me/ror-account/link/confirm", token=token,
+                      json={"username": prepared, "code": code})
+    assert linked.status_code == 201, linked.text
+    assert linked.json()["structure_id"] == 1 and directory.has_realm_role(user["id"], "structure_editor")
