@@ -1,8 +1,10 @@
 """Self-service accounts (issue 15), on a SQLAlchemy session and ports (plain Python, no nameko):
 registration on the regional portal, conditions of use, "Mon compte", linking an existing ROR account.
 
-Same ordering as services.accounts.operations: database checked first, Keycloak changed, commit, and the
-Keycloak change undone when the commit fails.
+Same rules as services.accounts.operations: these functions only flush; the entrypoint (self_service_rpc)
+commits with `transaction`. Database checked first, then Keycloak changed with its undo registered
+(`on_rollback`), so that the change is undone when the transaction does not commit; what must be kept
+although the request fails (a wrong code counted, a refused attempt) is raised with `keeping_changes`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from services.accounts.models import (
 )
 from services.common import ratelimit
 from services.common.actor import Actor
+from services.common.db import keeping_changes, on_rollback
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -62,10 +65,10 @@ MFA_ROLE = "mfa_required"
 def _limit(session: Session, key: str, limit_window: tuple[int, int], field: str) -> None:
     limit, window = limit_window
     retry_after = ratelimit.hit(session, RateCounter, key, limit, window)
-    if retry_after is not None:
-        session.commit()  # the refused attempt counts too
-        raise TooManyRequests("Trop de demandes : réessayez plus tard",
-                              {field: f"at most {limit} per {window // 60} minutes", "retry_after": retry_after})
+    if retry_after is not None:  # the refused attempt counts too
+        raise keeping_changes(TooManyRequests(
+            "Trop de demandes : réessayez plus tard",
+            {field: f"at most {limit} per {window // 60} minutes", "retry_after": retry_after}))
 
 
 # =========================================================================== SMS code
@@ -85,12 +88,11 @@ def send_sms_code(session: Session, region: str, mobile_phone: str, client_ip: s
         old.used_at = now
     session.add(SmsCode(region=region, phone=mobile_phone, code_hash=code_hash, created_at=now,
                         expires_at=now + timedelta(minutes=rules.SMS_CODE_MINUTES)))
-    session.flush()
-    # Sent before the commit: a gateway failure (503) leaves no usable code behind.
+    session.flush()  # the code is stored (in this transaction) before it is sent, never the other way
+    # Sent before the entrypoint commits: a gateway failure (503) rolls the code back, none is left usable.
     send(rules.international(mobile_phone),
          f"{region_label} : votre code d'inscription est {code}. Il est valable {rules.SMS_CODE_MINUTES} "
          "minutes. Ne le communiquez à personne.")
-    session.commit()
     return {"mobile_phone": mobile_phone, "expires_in": rules.SMS_CODE_MINUTES * 60,
             "message": f"Un code à usage unique a été envoyé par SMS au {mobile_phone}."}
 
@@ -100,7 +102,6 @@ def _check_sms_code(session: Session, region: str, phone: str, typed: str, now: 
         SmsCode.region == region, SmsCode.phone == phone, SmsCode.used_at.is_(None))
         .order_by(SmsCode.id.desc()).with_for_update()).first()
     if row is None or now >= row.expires_at:
-        session.rollback()
         raise InvalidInput("Code SMS expiré ou inconnu : demandez un nouveau code",
                            {"sms_code": "no live code for this number"})
     if not rules.code_matches(typed, row.code_hash):
@@ -108,11 +109,12 @@ def _check_sms_code(session: Session, region: str, phone: str, typed: str, now: 
         burnt = row.failures >= rules.MAX_CODE_FAILURES
         if burnt:
             row.used_at = now
-        session.commit()  # wrong tries are remembered even though the registration is refused
+        session.flush()
+        # Wrong tries are remembered (committed by the entrypoint) even though the registration is refused.
         if burnt:
-            raise TooManyRequests("Trop de codes erronés : demandez un nouveau code par SMS",
-                                  {"sms_code": f"{rules.MAX_CODE_FAILURES} wrong codes"})
-        raise InvalidInput("Code SMS incorrect", {"sms_code": "wrong code"})
+            raise keeping_changes(TooManyRequests("Trop de codes erronés : demandez un nouveau code par SMS",
+                                                  {"sms_code": f"{rules.MAX_CODE_FAILURES} wrong codes"}))
+        raise keeping_changes(InvalidInput("Code SMS incorrect", {"sms_code": "wrong code"}))
     return row
 
 
@@ -136,8 +138,7 @@ def register(session: Session, region: str, data: dict, *, directory, captcha_se
     session.add(CaptchaUse(signature=signature, used_at=now, expires_at=captcha_expires))
     try:
         session.flush()
-    except IntegrityError as exc:
-        session.rollback()
+    except IntegrityError as exc:  # the entrypoint rolls back: nothing of this attempt is kept
         raise InvalidInput("Vérification anti-robot déjà utilisée : recommencez",
                            {"altcha": "solution already used"}) from exc
     sms = _check_sms_code(session, region, data["mobile_phone"], data["sms_code"], now)
@@ -147,7 +148,6 @@ def register(session: Session, region: str, data: dict, *, directory, captcha_se
     refusal = None
     if card_rpps:
         if typed and typed != card_rpps:
-            session.rollback()
             raise InvalidInput("Avec une carte CPS, l'identifiant national est celui de la carte",
                                {"national_id": "differs from the CPS card"})
         rpps, source = card_rpps, "card"
@@ -159,40 +159,36 @@ def register(session: Session, region: str, data: dict, *, directory, captcha_se
         refusal = ("Identifiant national non vérifiable automatiquement (ADELI, FINESS)" if typed
                    else "Aucun identifiant national")
     if rpps and directory.rpps_has_account(rpps):
-        session.rollback()
         raise Conflict(DUPLICATE_RPPS, {"national_id": "an account exists for this RPPS"})
     status = "professional" if rpps else "limited"
 
     user_id = directory.create_registered_user(
         data["username"], data["email"], data["first_name"], data["last_name"], data["password"], rpps,
         ("professional",) if rpps else ())
-    try:
-        sms.used_at = now
-        session.add(Registration(
-            region=region, subject=user_id, username=data["username"], email=data["email"],
-            civility=data["civility"], last_name=data["last_name"], first_name=data["first_name"],
-            profession=data.get("profession"), specialty=data.get("specialty"), national_id=rpps or typed,
-            national_id_source=source, status=status, refusal_reason=refusal,
-            mobile_phone=data["mobile_phone"], landline_phone=data.get("landline_phone"),
-            comment=data.get("comment"), created_at=now))
-        session.add(ContactDetails(region=region, subject=user_id, mobile_phone=data["mobile_phone"],
-                                   landline_phone=data.get("landline_phone"), updated_at=now))
-        session.add(CguAcceptance(region=region, subject=user_id, version=cgu_version, accepted_at=now))
-        token, token_hash = activation_rules.new_email_token()
-        session.add(EmailVerification(region=region, token_hash=token_hash, subject=user_id,
-                                      username=data["username"], email=data["email"], created_at=now,
-                                      expires_at=now + timedelta(days=activation_rules.EMAIL_TOKEN_DAYS)))
-        url = f"{public_url.rstrip('/')}/api/{region}/accounts/verify-email?token={token}"
-        record(session, Outbox, make_event(
-            "accounts.registered", region, data["username"], username=data["username"], subject=user_id,
-            email=data["email"], civility=data["civility"], first_name=data["first_name"],
-            last_name=data["last_name"], status=status, verification_url=url,
-            recipients=[{"email": data["email"]}], mail_category="security"))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        directory.delete_user(user_id, quiet=True)
-        raise
+    # No Keycloak user without its registration: removed again if this transaction does not commit.
+    on_rollback(session, lambda: directory.delete_user(user_id, quiet=True))
+    sms.used_at = now
+    session.add(Registration(
+        region=region, subject=user_id, username=data["username"], email=data["email"],
+        civility=data["civility"], last_name=data["last_name"], first_name=data["first_name"],
+        profession=data.get("profession"), specialty=data.get("specialty"), national_id=rpps or typed,
+        national_id_source=source, status=status, refusal_reason=refusal,
+        mobile_phone=data["mobile_phone"], landline_phone=data.get("landline_phone"),
+        comment=data.get("comment"), created_at=now))
+    session.add(ContactDetails(region=region, subject=user_id, mobile_phone=data["mobile_phone"],
+                               landline_phone=data.get("landline_phone"), updated_at=now))
+    session.add(CguAcceptance(region=region, subject=user_id, version=cgu_version, accepted_at=now))
+    token, token_hash = activation_rules.new_email_token()
+    session.add(EmailVerification(region=region, token_hash=token_hash, subject=user_id,
+                                  username=data["username"], email=data["email"], created_at=now,
+                                  expires_at=now + timedelta(days=activation_rules.EMAIL_TOKEN_DAYS)))
+    url = f"{public_url.rstrip('/')}/api/{region}/accounts/verify-email?token={token}"
+    record(session, Outbox, make_event(
+        "accounts.registered", region, data["username"], username=data["username"], subject=user_id,
+        email=data["email"], civility=data["civility"], first_name=data["first_name"],
+        last_name=data["last_name"], status=status, verification_url=url,
+        recipients=[{"email": data["email"]}], mail_category="security"))
+    session.flush()
     ticket = None
     if status == "limited":
         ticket = {"category": "account_creation", "contact_email": data["email"],
@@ -218,7 +214,7 @@ def record_ticket(session: Session, region: str, subject: str, ticket_id: int) -
     row = session.scalar(select(Registration).where(Registration.region == region, Registration.subject == subject))
     if row is not None:
         row.ticket_id = ticket_id
-    session.commit()
+        session.flush()
 
 
 # =========================================================================== conditions of use
@@ -238,11 +234,12 @@ def accept_cgu(session: Session, region: str, subject: str, version: str, curren
     exists = session.scalar(select(CguAcceptance.id).where(
         CguAcceptance.region == region, CguAcceptance.subject == subject, CguAcceptance.version == version))
     if exists is None:
-        session.add(CguAcceptance(region=region, subject=subject, version=version, accepted_at=now or utcnow()))
         try:
-            session.commit()
+            with session.begin_nested():  # a savepoint: losing the race below leaves the transaction usable
+                session.add(CguAcceptance(region=region, subject=subject, version=version,
+                                          accepted_at=now or utcnow()))
         except IntegrityError:  # accepted twice at the same time: once is enough
-            session.rollback()
+            pass
     return cgu_state(session, region, subject, current)
 
 
@@ -308,11 +305,8 @@ def update_account(session: Session, actor: Actor, data: dict, if_match: str, di
         raise PreconditionFailed("Votre compte a été modifié entre-temps : rechargez la page",
                                  {"If-Match": "stale"})
     done: dict = {}
-    if "password" in data:
-        if not directory.password_matches(user["username"], data["current_password"]):
-            raise InvalidInput("Mot de passe actuel incorrect", {"current_password": "wrong password"})
-        directory.set_password(subject, data["password"])
-        done["password_changed"] = True
+    if "password" in data and not directory.password_matches(user["username"], data["current_password"]):
+        raise InvalidInput("Mot de passe actuel incorrect", {"current_password": "wrong password"})
     for field in ("mobile_phone", "landline_phone"):
         if field in data:
             if contact is None:
@@ -333,7 +327,14 @@ def update_account(session: Session, actor: Actor, data: dict, if_match: str, di
             subject=subject, email=data["email"], verification_url=url,
             recipients=[{"email": data["email"]}], mail_category="security"))
         done["pending_email"] = data["email"]
-    session.commit()
+    session.flush()
+    # Keycloak last, once every check passed and the rows are flushed; the current password (just
+    # checked) is put back if the transaction does not commit.
+    if "password" in data:
+        directory.set_password(subject, data["password"])
+        current = data["current_password"]
+        on_rollback(session, lambda: directory.set_password(subject, current))
+        done["password_changed"] = True
     return done
 
 
@@ -343,13 +344,14 @@ def confirm_email_change(session: Session, region: str, token: str, directory, n
         EmailChange.region == region, EmailChange.token_hash == activation_rules.email_token_hash(token))
         .with_for_update()).first()
     if row is None or row.used_at is not None or now >= row.expires_at:
-        session.rollback()
         raise InvalidInput("Lien de validation invalide ou expiré.", {"token": "invalid or expired"})
-    directory.set_email(row.subject, row.new_email)
     row.used_at = now
     record(session, Outbox, make_event("accounts.email_changed", region, row.subject, subject=row.subject,
                                        email=row.new_email))
-    session.commit()
+    session.flush()
+    # Keycloak last: should the transaction not commit, the link stays unused and following it again
+    # sets the same address (idempotent), so no undo is needed.
+    directory.set_email(row.subject, row.new_email)
     return {"email": row.new_email, "email_verified": True,
             "message": "Votre nouvelle adresse mail a été validée avec succès."}
 
@@ -381,9 +383,8 @@ def provision_account(session: Session, region: str, data: dict, actor: Actor, n
                              created_at=now or utcnow())
     session.add(row)
     try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
+        session.flush()
+    except IntegrityError as exc:  # the entrypoint rolls back
         raise Conflict("Un compte ROR porte déjà cet identifiant", {"username": "already used"}) from exc
     return _provisioned_dict(row)
 
@@ -405,9 +406,9 @@ def request_link(session: Session, actor: Actor, username: str, now: datetime | 
     _limit(session, f"link:{actor.region}:{actor.subject}", (5, 3600), "username")
     row = session.scalar(select(ProvisionedAccount).where(
         ProvisionedAccount.region == actor.region, ProvisionedAccount.username == username))
-    if row is None or row.linked_subject is not None:
-        session.commit()
-        raise NotFound("Aucun compte ROR à rattacher ne porte cet identifiant", {"username": username})
+    if row is None or row.linked_subject is not None:  # the look-up counts against the limit all the same
+        raise keeping_changes(NotFound("Aucun compte ROR à rattacher ne porte cet identifiant",
+                                       {"username": username}))
     code, code_hash = rules.new_numeric_code()
     session.add(LinkCode(region=actor.region, subject=actor.subject, provisioned_id=row.id, code_hash=code_hash,
                          expires_at=now + timedelta(minutes=LINK_CODE_MINUTES)))
@@ -415,7 +416,7 @@ def request_link(session: Session, actor: Actor, username: str, now: datetime | 
         "accounts.link_code_sent", actor.region, actor.username, username=row.username, code=code,
         requested_by=actor.username, minutes=LINK_CODE_MINUTES, recipients=[{"email": row.email}],
         mail_category="security"))
-    session.commit()
+    session.flush()
     return {"message": f"Un code de confirmation a été envoyé à l'adresse du compte ROR ({_mask(row.email)}).",
             "email": _mask(row.email)}
 
@@ -429,53 +430,42 @@ def confirm_link(session: Session, actor: Actor, username: str, code: str, direc
         LinkCode.region == actor.region, LinkCode.subject == actor.subject, LinkCode.provisioned_id == row.id,
         LinkCode.used_at.is_(None), LinkCode.expires_at > now).order_by(LinkCode.id.desc())).first()
     if row is None or link is None or row.linked_subject is not None:
-        session.rollback()
         raise InvalidInput("Code expiré ou inconnu : demandez un nouveau code", {"code": "no live code"})
     if not rules.code_matches(code, link.code_hash):
         link.failures += 1
         if link.failures >= rules.MAX_CODE_FAILURES:
             link.used_at = now
-        session.commit()
-        raise InvalidInput("Code incorrect", {"code": "wrong code"})
+        session.flush()
+        raise keeping_changes(InvalidInput("Code incorrect", {"code": "wrong code"}))  # the wrong try counts
     rpps = row.rpps or actor.rpps
     if not rpps:
-        session.rollback()
         raise InvalidInput("Ni ce compte ROR ni votre identité ne portent de numéro RPPS",
                            {"rpps": "missing"})
     if session.scalar(select(RorAccount.id).where(RorAccount.region == actor.region,
                                                   (RorAccount.rpps == rpps) | (RorAccount.subject == actor.subject))):
-        session.rollback()
         raise Conflict(DUPLICATE_RPPS, {"rpps": "a ROR account exists for this RPPS"})
     account = RorAccount(region=actor.region, rpps=rpps, subject=actor.subject, username=actor.username,
                          offer_ids=[], created_at=now)
     session.add(account)
     link.used_at, row.linked_subject, row.linked_at = now, actor.subject, now
-    granted_role = False
+    gives_role = False
     if row.structure_id is not None:
-        had = directory.has_realm_role(actor.subject, "structure_editor")
+        gives_role = not directory.has_realm_role(actor.subject, "structure_editor")
         session.add(Habilitation(region=actor.region, subject=actor.subject, username=actor.username,
                                  role="structure_editor", structure_id=row.structure_id,
-                                 manages_realm_role=not had, granted_by=row.created_by, granted_at=now))
-        if not had:
-            directory.add_realm_role(actor.subject, "structure_editor")
-            granted_role = True
+                                 manages_realm_role=gives_role, granted_by=row.created_by, granted_at=now))
     try:
         session.flush()
-        account.offer_ids = list(attach_owner(actor.region, rpps, actor.subject, actor.username) or [])
-        record(session, Outbox, make_event("accounts.ror_account_created", actor.region, actor.username,
-                                           rpps=rpps, subject=actor.subject, username=actor.username,
-                                           offer_ids=account.offer_ids, linked_from=row.username))
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        if granted_role:
-            directory.remove_realm_role(actor.subject, "structure_editor")
+    except IntegrityError as exc:  # a ROR account made meanwhile: the entrypoint rolls back
         raise Conflict(DUPLICATE_RPPS, {"rpps": "a ROR account exists for this RPPS"}) from exc
-    except BaseException:
-        session.rollback()
-        if granted_role:
-            directory.remove_realm_role(actor.subject, "structure_editor")
-        raise
+    if gives_role:  # Keycloak once the rows are in; taken back if the transaction does not commit
+        directory.add_realm_role(actor.subject, "structure_editor")
+        on_rollback(session, lambda: directory.remove_realm_role(actor.subject, "structure_editor"))
+    account.offer_ids = list(attach_owner(actor.region, rpps, actor.subject, actor.username) or [])
+    record(session, Outbox, make_event("accounts.ror_account_created", actor.region, actor.username,
+                                       rpps=rpps, subject=actor.subject, username=actor.username,
+                                       offer_ids=account.offer_ids, linked_from=row.username))
+    session.flush()
     return {"rpps": rpps, "username": actor.username, "created_at": now.isoformat(),
             "offer_ids": account.offer_ids, "linked_from": row.username, "structure_id": row.structure_id}
 

@@ -1,6 +1,7 @@
 """Accounts RPCs of issue 15 (mixin of AccountsService): registration on the regional portal, conditions of
 use, "Mon compte" and linking an existing ROR account. Thin: validate, check the actor, delegate to
-services.accounts.self_service."""
+services.accounts.self_service, and commit there: the domain functions only flush (`transaction` commits,
+or rolls back and undoes their Keycloak changes; an error marked `keeping_changes` commits first)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from services.accounts.pki import CA_CERT_FILE, default_pki_dir
 from services.accounts.sms import HttpSmsGateway
 from services.common.actor import Actor
 from services.common.config import setting
+from services.common.db import transaction
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError, Unavailable, from_marshmallow
 from services.common.regions import get_region
@@ -74,8 +76,9 @@ class SelfServiceRpc:
     def send_sms_code(self, region: str, data: dict, client_ip: str | None = None) -> dict:
         region_ = get_region(region)
         phone = ops_load(SmsCodeRequestSchema(), data)["mobile_phone"]
-        return ops.send_sms_code(self.db, region, phone, client_ip, self._sms().send, region_.label,
-                                 per_ip_hour=int(setting("ROR_SMS_PER_IP_HOUR", self.config)))
+        with transaction(self.db):
+                return ops.send_sms_code(self.db, region, phone, client_ip, self._sms().send, region_.label,
+                                     per_ip_hour=int(setting("ROR_SMS_PER_IP_HOUR", self.config)))
 
     @rpc
     def register(self, region: str, data: dict, client_ip: str | None = None,
@@ -83,12 +86,13 @@ class SelfServiceRpc:
         get_region(region)
         payload = ops_load(RegistrationSchema(), data)
         card = self._card_rpps(card_certificate)
-        answer, ticket = ops.register(
-            self.db, region, payload, directory=self.directory(region),
-            captcha_secret=setting("ROR_CAPTCHA_SECRET", self.config), client_ip=client_ip, card_rpps=card,
-            national=self._national(region), cgu_version=self._cgu_version(),
-            public_url=setting("ROR_PUBLIC_URL", self.config),
-            per_ip_hour=int(setting("ROR_REGISTRATIONS_PER_IP_HOUR", self.config)))
+        with transaction(self.db):  # committed before the ticket: the account exists whatever anomalies says
+            answer, ticket = ops.register(
+                self.db, region, payload, directory=self.directory(region),
+                captcha_secret=setting("ROR_CAPTCHA_SECRET", self.config), client_ip=client_ip, card_rpps=card,
+                national=self._national(region), cgu_version=self._cgu_version(),
+                public_url=setting("ROR_PUBLIC_URL", self.config),
+                per_ip_hour=int(setting("ROR_REGISTRATIONS_PER_IP_HOUR", self.config)))
         answer["ticket_id"] = None
         if ticket is not None:
             answer["ticket_id"] = self._open_ticket(region, ticket, answer["username"])
@@ -105,7 +109,8 @@ class SelfServiceRpc:
             return None
         user = self.directory(region).find_by_username(username)
         if user:
-            ops.record_ticket(self.db, region, user["id"], created["id"])
+            with transaction(self.db):
+                ops.record_ticket(self.db, region, user["id"], created["id"])
         return created["id"]
 
     # ------------------------------------------------------------------ conditions of use
@@ -118,7 +123,8 @@ class SelfServiceRpc:
     def accept_cgu(self, region: str, data: dict, actor: dict) -> dict:
         actor_ = _own(region, actor)
         version = ops_load(CguAcceptSchema(), data)["version"]
-        return ops.accept_cgu(self.db, region, actor_.subject, version, self._cgu_version())
+        with transaction(self.db):
+            return ops.accept_cgu(self.db, region, actor_.subject, version, self._cgu_version())
 
     # ------------------------------------------------------------------ "Mon compte"
     @rpc
@@ -134,8 +140,9 @@ class SelfServiceRpc:
         payload = ops_load(AccountPatchSchema(), data)
         if not payload:
             raise InvalidInput("Rien à modifier", {"body": "empty"})
-        changes = ops.update_account(self.db, actor_, payload, if_match, self.directory(region),
-                                     setting("ROR_PUBLIC_URL", self.config))
+        with transaction(self.db):
+            changes = ops.update_account(self.db, actor_, payload, if_match, self.directory(region),
+                                         setting("ROR_PUBLIC_URL", self.config))
         return {"changes": changes, **self.get_account(region, actor)}
 
     @rpc
@@ -143,7 +150,8 @@ class SelfServiceRpc:
         get_region(region)
         if not isinstance(token, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", token):
             raise InvalidInput("Lien de validation invalide ou expiré.", {"token": "invalid"})
-        return ops.confirm_email_change(self.db, region, token, self.directory(region))
+        with transaction(self.db):
+            return ops.confirm_email_change(self.db, region, token, self.directory(region))
 
     @rpc
     def add_otp_device(self, region: str, actor: dict) -> dict:
@@ -165,19 +173,24 @@ class SelfServiceRpc:
         actor_ = _own(region, actor)
         if not actor_.is_admin:
             raise Forbidden("Réservé aux administrateurs de la région", {"role": "requires region_admin"})
-        return ops.provision_account(self.db, region, ops_load(ProvisionSchema(), data), actor_)
+        payload = ops_load(ProvisionSchema(), data)
+        with transaction(self.db):
+            return ops.provision_account(self.db, region, payload, actor_)
 
     @rpc
     def request_link(self, region: str, data: dict, actor: dict) -> dict:
         actor_ = _own(region, actor)
-        return ops.request_link(self.db, actor_, ops_load(LinkRequestSchema(), data)["username"])
+        username = ops_load(LinkRequestSchema(), data)["username"]
+        with transaction(self.db):
+            return ops.request_link(self.db, actor_, username)
 
     @rpc
     def confirm_link(self, region: str, data: dict, actor: dict) -> dict:
         actor_ = _own(region, actor)
         payload = ops_load(LinkConfirmSchema(), data)
-        return ops.confirm_link(self.db, actor_, payload["username"], payload["code"], self.directory(region),
-                                lambda *args: self._offers("attach_owner", *args))
+        with transaction(self.db):
+            return ops.confirm_link(self.db, actor_, payload["username"], payload["code"],
+                                    self.directory(region), lambda *args: self._offers("attach_owner", *args))
 
 
 def _own(region: str, actor: dict) -> Actor:

@@ -39,7 +39,7 @@ from services.accounts.schemas import (
 )
 from services.common.actor import Actor
 from services.common.config import setting
-from services.common.db import database_url, session_factory, transaction
+from services.common.db import database_url, session_scope, transaction
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, from_marshmallow
@@ -177,12 +177,17 @@ class AccountsService(recipients_rpc.RecipientsRpc, self_service_rpc.SelfService
         value = _load(PasswordResetSchema(), data)["username_or_email"]
         directory = self.directory(region)
 
-        new_session = session_factory(database_url(self.config))
+        url = database_url(self.config)
+
+        def allowed(user_id: str) -> bool:
+            # Its own unit of work (the background thread has no worker session): noted at once, so that
+            # a second request within the window finds it.
+            with session_scope(url) as session:
+                return throttle.reset_allowed(session, region, user_id)
 
         def send():
             try:
-                sent = password_reset.request_password_reset(
-                    region, value, directory, allow=lambda user_id: throttle.reset_allowed(new_session, region, user_id))
+                sent = password_reset.request_password_reset(region, value, directory, allow=allowed)
                 log.info("password reset in %s for %r: %s", region, value, "sent" if sent else "no account")
             except Exception:  # a managed thread must not raise: it would kill the container
                 log.exception("password reset in %s for %r failed", region, value)

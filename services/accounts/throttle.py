@@ -3,7 +3,6 @@ one per account per RESET_WINDOW, counted in PostgreSQL so that every accounts p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,9 +14,10 @@ from services.common.outbox import utcnow
 RESET_WINDOW = 300  # seconds: one renewal e-mail per account per 5 minutes
 
 
-def reset_allowed(new_session: Callable[[], Session], region: str, user_id: str) -> bool:
-    """True when no renewal e-mail went to this account in the last RESET_WINDOW seconds (then noted).
-    A sliding delay, not a fixed window: one atomic upsert that only succeeds once the last one expired."""
+def reset_allowed(session: Session, region: str, user_id: str) -> bool:
+    """True when no renewal e-mail went to this account in the last RESET_WINDOW seconds (then noted; the
+    caller commits). A sliding delay, not a fixed window: one atomic upsert that only succeeds once the last
+    one expired."""
     table = RateCounter.__table__
     now = utcnow()
     stmt = pg_insert(table).values(key=f"password-reset:{region}:{user_id}"[:300], window_start=0, count=1,
@@ -26,10 +26,4 @@ def reset_allowed(new_session: Callable[[], Session], region: str, user_id: str)
         index_elements=[table.c.key, table.c.window_start],
         set_={"count": table.c.count + 1, "expires_at": now + timedelta(seconds=RESET_WINDOW)},
         where=table.c.expires_at <= now).returning(table.c.key)
-    session = new_session()
-    try:
-        allowed = session.execute(stmt).first() is not None
-        session.commit()
-        return allowed
-    finally:
-        session.close()
+    return session.execute(stmt).first() is not None

@@ -129,7 +129,8 @@ def keeping_changes(error: BaseException) -> BaseException:
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session and its transaction for scripts (CLI, demo, tests): see `transaction`."""
+    """A session and its transaction for scripts (CLI, demo, tests) and background threads that own their
+    unit of work: see `transaction`."""
     session = session_factory(url or database_url())()
     try:
         with transaction(session):

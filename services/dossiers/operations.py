@@ -210,8 +210,7 @@ def open_dossier(session: Session, repertoire: Repertoire, region: str, actor: A
     session.add(dossier)
     try:
         session.flush()
-    except IntegrityError as exc:  # another opening won the race (unique index on open dossiers per EG)
-        session.rollback()
+    except IntegrityError as exc:  # another opening won the race (unique index per EG): the entrypoint rolls back
         raise Conflict("Un dossier vient d'être ouvert sur cette EG", {"structure_id": structure_id}) from exc
     sheet_of: dict[int, Sheet] = {}
     for item in snap["sheets"]:

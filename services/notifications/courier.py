@@ -2,7 +2,7 @@
 (nameko glue).
 
 A loop wakes when an event stored deliveries (kick) and every second for retries; each attempt runs
-in its own green thread, at most `ROR_WEBHOOK_CONCURRENCY` at a time per subscription, so a receiver
+in its own green thread, which owns its units of work (it commits, like an entrypoint), at most `ROR_WEBHOOK_CONCURRENCY` at a time per subscription, so a receiver
 that is slow (up to the 15 s timeout) or failing holds only its own slots and never delays the others.
 """
 
@@ -18,7 +18,7 @@ from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
 from services.common.config import setting
-from services.common.db import database_url, session_factory
+from services.common.db import database_url, session_factory, transaction
 from services.notifications import mailer, webhooks
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ class WebhookCourier(DependencyProvider):
     def _deliver(self, delivery_id: int, sub_id: int) -> None:
         session = self.factory()
         try:
-            attempt = webhooks.begin(session, delivery_id, self.url_check, schedule=self.schedule)
+            with transaction(session):  # the lease is committed before the call: other senders skip it
+                attempt = webhooks.begin(session, delivery_id, self.url_check, schedule=self.schedule)
             if attempt is None:
                 return
             status, retry_after, error = None, None, None
@@ -125,10 +126,10 @@ class WebhookCourier(DependencyProvider):
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
             elapsed = (time.monotonic() - started) * 1000
-            webhooks.finish(session, attempt, status, retry_after, error, elapsed, schedule=self.schedule)
-        except Exception:
+            with transaction(session):
+                webhooks.finish(session, attempt, status, retry_after, error, elapsed, schedule=self.schedule)
+        except Exception:  # rolled back by `transaction`; the lease expires and the delivery is retried
             log.exception("webhook delivery %s failed", delivery_id)
-            session.rollback()
         finally:
             session.close()
             self.taken.discard(delivery_id)

@@ -98,14 +98,13 @@ def due(session: Session, now: datetime | None = None, limit: int = 50) -> list[
 
 def send_one(session: Session, mail_id: int, transport: Callable[[Mail], None],
              now: datetime | None = None) -> str | None:
-    """Try to send one pending, due mail; commits. Returns its new status, None when another sender
-    holds it or it is not due."""
+    """Try to send one pending, due mail (its row locked meanwhile); the caller commits the outcome.
+    Returns its new status, None when another sender holds it or it is not due."""
     now = now or utcnow()
     mail = session.scalars(select(Mail).where(Mail.id == mail_id, Mail.status == "pending",
                                               Mail.next_attempt_at <= now)
                            .with_for_update(skip_locked=True)).first()
     if mail is None:
-        session.rollback()
         return None
     mail.attempts += 1
     try:
@@ -120,9 +119,8 @@ def send_one(session: Session, mail_id: int, transport: Callable[[Mail], None],
                     mail.last_error)
     else:
         mail.status, mail.sent_at, mail.last_error = "sent", utcnow(), None
-    status = mail.status
-    session.commit()
-    return status
+    session.flush()
+    return mail.status
 
 
 def history(session: Session, region: str, subject: str, email: str | None, limit: int = 50,

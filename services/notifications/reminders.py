@@ -5,7 +5,7 @@ sent to its owners as the event `notifications.update_reminder_due` (an e-mail o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -53,10 +53,10 @@ def remind(session: Session, region: str, items: Iterable[dict], now: datetime) 
 
 
 def run(session: Session, region: str, now: datetime, fetch: Callable[[str, int], list[dict]],
-        editable: Callable[[list[int]], list[int]], commit: Callable[[], None]) -> int:
+        editable: Callable[[list[int]], list[int]]) -> Iterator[int]:
     """Page through offers' stale sheets (`fetch(kind, after_id)`), keep structures someone may edit,
-    record the reminders; commits after each page (a crash resumes where it stopped)."""
-    sent = 0
+    record the reminders; yields how many each page recorded, flushed: the caller commits after each
+    page (a crash resumes where it stopped)."""
     for kind in ("offer", "structure"):
         after = 0
         while True:
@@ -67,6 +67,4 @@ def run(session: Session, region: str, now: datetime, fetch: Callable[[str, int]
             if kind == "structure":
                 keep = set(editable([item["id"] for item in page]))
                 page = [item for item in page if item["id"] in keep]
-            sent += len(remind(session, region, page, now))
-            commit()
-    return sent
+            yield len(remind(session, region, page, now))

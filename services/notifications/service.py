@@ -16,6 +16,7 @@ from nameko.timer import timer
 
 from services.common.actor import Actor
 from services.common.config import setting
+from services.common.db import commit, transaction
 from services.common.dependencies import Database, OutboxRelay
 from services.common.entrypoints import RorRpcProxy, rpc
 from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
@@ -99,7 +100,8 @@ class NotificationsService:
             eventlet.sleep(REQUEUE_PAUSE)
             raise
         for mail_id in mail_ids:  # at once for latency; the timer retries what fails
-            mail_queue.send_one(self.db, mail_id, self._transport)
+            with transaction(self.db):
+                mail_queue.send_one(self.db, mail_id, self._transport)
 
     def _mails_for(self, event: dict) -> list[int]:
         if not event.get("recipients") or not rendering.has_templates(event["event_type"]):
@@ -166,11 +168,14 @@ class NotificationsService:
 
     def _remind(self, region: str, now: datetime) -> int:
         cutoff = update_cutoff(region, now).isoformat()
-        return reminders.run(
-            self.db, region, now,
-            fetch=lambda kind, after: self._call(self.offers, "stale_publications", region, kind, cutoff, after),
-            editable=lambda ids: self._call(self.accounts, "structures_with_editors", region, ids),
-            commit=self.db.commit)
+        sent = 0
+        for recorded in reminders.run(
+                self.db, region, now,
+                fetch=lambda kind, after: self._call(self.offers, "stale_publications", region, kind, cutoff, after),
+                editable=lambda ids: self._call(self.accounts, "structures_with_editors", region, ids)):
+            commit(self.db)  # after each page: a crash resumes where it stopped
+            sent += recorded
+        return sent
 
     # ------------------------------------------------------------------ sending
     def _transport(self, mail: Mail) -> None:
@@ -184,7 +189,8 @@ class NotificationsService:
     def send_due_mails(self):
         """Mails whose first attempt failed (SMTP down), again when their delay is over."""
         for mail_id in mail_queue.due(self.db):
-            mail_queue.send_one(self.db, mail_id, self._transport)
+            with transaction(self.db):
+                mail_queue.send_one(self.db, mail_id, self._transport)
 
     # ------------------------------------------------------------------ the person's side
     @rpc

@@ -286,7 +286,8 @@ class Attempt:
 def begin(session: Session, delivery_id: int, url_check: Callable[[str], None],
           now: datetime | None = None, schedule: tuple[float, ...] = SCHEDULE) -> Attempt | None:
     """Take the delivery for one attempt (a lease: other senders skip it meanwhile) and sign it, in one
-    statement; commits. None when it is not ours to send (taken, not due, subscription disabled)."""
+    statement; the caller commits the lease before calling the receiver. None when it is not ours to send
+    (taken, not due, subscription disabled, or its address now refused: that outcome is recorded)."""
     now = now or utcnow()
     row = session.execute(
         update(Delivery)
@@ -297,7 +298,6 @@ def begin(session: Session, delivery_id: int, url_check: Callable[[str], None],
                    Delivery.attempt_log, Subscription.url, Subscription.secret, Subscription.previous_secret,
                    Subscription.previous_secret_until)
     ).first()
-    session.commit()
     if row is None:
         return None
     attempt = Attempt(delivery_id, row.subscription_id, row.url,
@@ -314,7 +314,8 @@ def begin(session: Session, delivery_id: int, url_check: Callable[[str], None],
 def finish(session: Session, attempt: Attempt, status_code: int | None, retry_after_header: str | None,
            error: str | None, elapsed_ms: float, now: datetime | None = None,
            schedule: tuple[float, ...] = SCHEDULE, rand: Callable[[], float] = random.random) -> str:
-    """Record the attempt's outcome (the lease makes the row ours); commits. Returns the new status."""
+    """Record the attempt's outcome (the lease makes the row ours; the caller commits). Returns the new
+    status."""
     now = now or utcnow()
     entry = {"at": now.isoformat(), "status_code": status_code, "error": error, "ms": round(elapsed_ms)}
     values: dict = {"attempt_log": [*attempt.attempt_log, entry][-ATTEMPT_LOG_SIZE:],
@@ -333,7 +334,6 @@ def finish(session: Session, attempt: Attempt, status_code: int | None, retry_af
             asked = retry_after(retry_after_header, now)  # the receiver knows when it will be back
             values.update(status="pending", next_attempt_at=now + (asked if asked is not None else delay))
     session.execute(update(Delivery).where(Delivery.id == attempt.delivery_id).values(**values))
-    session.commit()
     return values["status"]
 
 
