@@ -54,7 +54,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from services.offers import reference  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://ror:ror@127.0.0.1:5432/ror_bench_search"
-VHOST = "ror_bench_search"
+VHOST = os.environ.get("ROR_BENCH_VHOST", "ror_bench_search")  # a vhost of its own per bench run
 RABBIT_MGMT = os.environ.get("ROR_RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 REGION = "idf"
 KINE_DEMO_RPPS = "10101234564"  # deploy/demo-accounts.txt: the publication is made as kine.demo

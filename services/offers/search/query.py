@@ -15,9 +15,7 @@ within `radius_km`); relevance then ranks the nearest `RELEVANCE_POOL` matches.
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -31,13 +29,20 @@ from services.offers import reference, steps
 from services.offers.contracts import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS  # noqa: F401  (the contract's)
 from services.offers.search import reference_tables
 from services.offers.search import text as search_text
-from services.offers.search.index import KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON
+from services.offers.search.index import CELL_SIZES_KM, KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON, cell_key
 from services.offers.search.opening import open_now
 
 PER_PAGE = 15
 MAX_RESULTS = 200
 RELEVANCE_POOL = 500
 DEFAULT_RADIUS_KM = 150
+WALK = 1500  # entries nearest to the place read first (the GiST order): where a common need is found
+RING_GROWTH = 2.5  # each ring of the nearest matches reaches at least this many times farther
+MIN_RING_KM = 1.0  # the walk may not have left the place (entries at its very point)
+MAX_CELLS = 64  # squares of one ring's index scan at most
+# The square of ± radius km around the place, as a filter (a GiST scan of a whole neighbourhood would
+# cost more than the nearby matches it is combined with).
+_IN_SQUARE = "(e.geo + point(0, 0)) <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
 # Estimated travel time: straight-line distance × road detour factor, at an average speed.
 ROAD_FACTOR = 1.3
 AVERAGE_SPEED_KMH = 45.0
@@ -187,7 +192,9 @@ _DETAILS = """e.id, e.structure_id, e.offer_id, e.structure_kind, e.parent_id, e
     e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.published_at"""
 
 
-def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None) -> list[str]:
+def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None,
+             match: str | None = None) -> list[str]:
+    """SQL conditions on the entries; `match` is `tsq` with its prefixes expanded (search_text.matching)."""
     where = ["e.region = :region"]
     if c.in_ == "structures":
         where.append("e.entry_kind = 'structure'")
@@ -202,7 +209,8 @@ def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None
         where.append(f"e.{column} = ANY(:codes)" if column == "unit_type" else f"e.{column} && CAST(:codes AS text[])")
     elif tsq:
         params["tsq"] = tsq
-        where.append("e.document @@ CAST(:tsq AS tsquery)")
+        params["tsq_match"] = match or tsq
+        where.append("e.document @@ CAST(:tsq_match AS tsquery)")
     if c.patientele == "E":
         where.append("e.age_min < 18")
     elif c.patientele == "A":
@@ -232,31 +240,82 @@ def _category_codes(session: Session, c: Criteria, tsq: str | None) -> list[str]
         {"cat": c.in_, "tsq": tsq}).scalars())
 
 
-def _estimated_rows(session: Session, where: str, params: dict) -> float:
-    """The planner's estimate of the matches of the non-geographic criteria (statistics of the text,
-    code and facet columns): it decides between walking the GiST index outwards from the place and
-    sorting the matches of a rare need. (Left to itself the planner misjudges how many points a box
-    holds and sorts a whole neighbourhood for common needs.)"""
-    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT e.id FROM offers.search_entries e WHERE {where}"),
-                           params).scalar()
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+def _cells_around(x: float, y: float, reach: float) -> list[str] | None:
+    """Keys of the squares covering [x ± reach] × [y ± reach], at the smallest size that needs at most
+    MAX_CELLS of them; None when even the largest squares would need more (no cell condition then)."""
+    for size in CELL_SIZES_KM:
+        xs = range(math.floor((x - reach) / size), math.floor((x + reach) / size) + 1)
+        ys = range(math.floor((y - reach) / size), math.floor((y + reach) / size) + 1)
+        if len(xs) * len(ys) <= MAX_CELLS:
+            return [cell_key(size, fx, fy) for fx in xs for fy in ys]
+    return None
 
 
-_entries_estimate: dict[str, tuple[float, float]] = {}  # database URL -> (when read, entries)
+def _key_groups(c: Criteria, codes: list[str] | None) -> list[list[str]]:
+    """The criteria that `keys` holds (index.py), as groups of keys: an entry has one key of each group.
+    Each mirrors a condition of `_filters` (which stays: these only let the GIN scan narrow)."""
+    groups = []
+    if c.in_ == "structures":
+        groups.append(["k:structure"])
+    elif c.in_ != "all" or c.patientele or c.home_visit or c.filters.keys() - {"departements"}:
+        groups.append(["k:offer"])
+    if codes is not None and CATEGORIES[c.in_][1] == "unit_type":
+        groups.append([f"u:{code}" for code in codes])
+    if c.filters.get("unit_types"):
+        groups.append([f"u:{code}" for code in c.filters["unit_types"]])
+    if c.patientele:
+        groups.append([f"p:{c.patientele}"])
+    if c.offer_type:
+        groups.append([f"o:{c.offer_type}"])
+    return groups
 
 
-def _walk_threshold(session: Session, pool: int) -> float:
-    """Walking the index visits about pool × entries / matches rows; sorting visits the matches: equal
-    at matches = √(pool × entries). (The table's row estimate is read once a minute.)"""
-    key = str(session.get_bind().url)
-    read_at, entries = _entries_estimate.get(key, (0.0, 0.0))
-    if time.monotonic() - read_at > 60:
-        entries = float(session.execute(text(
-            "SELECT reltuples FROM pg_class WHERE oid = 'offers.search_entries'::regclass")).scalar() or 0)
-        _entries_estimate[key] = (time.monotonic(), entries)
-    return max(1000.0, math.sqrt(pool * max(entries, 1)))
+def next_reach(reach: float, found: int, pool: int) -> float:
+    """The radius of the next ring: where `pool` matches should be, at the density of the `found`
+    matches within `reach` (at least RING_GROWTH times farther; 4 times when none was found)."""
+    if found <= 0:
+        return reach * 4
+    return reach * max(RING_GROWTH, math.sqrt(1.5 * pool / found))
+
+
+def _nearest(session: Session, selected: str, where: str, params: dict, pool: int, radius: float,
+             groups: list[list[str]]) -> list:
+    """The `pool` matches nearest to the place (projected distance) within the square of ± `radius` km,
+    in that order: the same rows as walking the GiST index outwards with the criteria as a filter, at
+    a cost bounded by the nearby matches.
+
+    1. The WALK entries nearest to the place (GiST order), filtered: a common need is there.
+    2. Otherwise rings of growing radius, each one index scan of the need's matches in the squares
+       around the place (GIN: text or codes, and keys: squares, kind, UO type…): a ring holding `pool` matches within its
+       radius holds the `pool` nearest ones. The last ring is the square itself."""
+    order = "ORDER BY (e.geo <-> point(:x, :y)) + 0, e.id"  # ties (entries of one site) kept in one order
+    walked = session.execute(text(
+        f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
+        f"ORDER BY geo <-> point(:x, :y) LIMIT {WALK}) e WHERE {where} AND {_IN_SQUARE} {order} LIMIT {pool}"),
+        params).all()
+    if len(walked) >= pool:
+        return walked
+    # How far the walk went (the projected distance of its last entry): every match nearer is in `walked`.
+    reach = session.execute(text(
+        f"SELECT geo <-> point(:x, :y) FROM offers.search_entries WHERE geo IS NOT NULL "
+        f"ORDER BY geo <-> point(:x, :y) OFFSET {WALK - 1} LIMIT 1"), params).scalar()
+    if reach is None:  # fewer entries than the walk: it saw them all
+        return walked
+    reach, found = max(reach, MIN_RING_KM), len(walked)
+    while True:
+        reach = next_reach(reach, found, pool)
+        last = reach >= radius
+        cells = _cells_around(params["x"], params["y"], radius if last else reach)
+        ring = dict(params, reach=reach)
+        conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
+        for n, group in enumerate(groups + ([cells] if cells is not None else [])):
+            ring[f"k{n}"] = group
+            conditions.append(f"e.keys && CAST(:k{n} AS text[])")
+        rows = session.execute(text(f"{selected} WHERE {' AND '.join(conditions)} {order} LIMIT {pool}"),
+                               ring).all()
+        if last or len(rows) >= pool:
+            return rows
+        found = len(rows)
 
 
 def _rank(tsq: str | None) -> str:
@@ -272,7 +331,8 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
     if codes == []:
         return [], False
     params: dict = {"region": c.region}
-    where = " AND ".join(_filters(c, params, codes, tsq))
+    match = search_text.matching(session, tsq) if codes is None else None
+    where = " AND ".join(_filters(c, params, codes, tsq, match))
     rank = _rank(tsq if codes is None else None)
     if place is None or place.latitude is None:
         order = f"{rank} DESC, e.name, e.id" if rank != "0.0" else "e.name, e.id"
@@ -284,7 +344,6 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
                    "radius": c.radius_km, "communes": place.communes, "lat": place.latitude,
                    "lon": place.longitude})
     pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
-    box = "e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
     # Candidates come with what sorting and facets need, in one statement per source.
     selected = f"""SELECT {_COLUMNS}, {rank} AS rank, (e.served_communes && CAST(:communes AS text[])) AS serves,
            CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
@@ -296,22 +355,8 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
     served = (f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
               f"WHERE served_communes && CAST(:communes AS text[]) OFFSET 0) e WHERE {where} LIMIT {pool}")
     rows = list(session.execute(text(served), params))
-    if c.home_visit:  # at home here: only the offers whose territory covers the place
-        pass
-    elif _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
-        # A rare need: its matches come from the text / code indexes, sorted by distance.
-        rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
-                                     f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).all()
-    else:
-        # A common need: walk the GiST index outwards from the place until `pool` matches are found (the
-        # box bounds the walk). Bitmap scans are off for this statement only: the planner underestimates
-        # how many points a box holds and would otherwise sort a whole neighbourhood.
-        session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        try:
-            rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
-                                         f"ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}"), params).all()
-        finally:
-            session.execute(text("SET LOCAL enable_bitmapscan = on"))
+    if not c.home_visit:  # « à domicile »: only the offers whose territory covers the place
+        rows += _nearest(session, selected, where, params, pool, c.radius_km, _key_groups(c, codes))
     unique = {r.id: r for r in rows}.values()  # an offer serving the place may also be among the nearest
     rows = [r for r in unique if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
 
