@@ -15,6 +15,7 @@ within `radius_km`); relevance then ranks the nearest `RELEVANCE_POOL` matches.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -185,11 +186,12 @@ def resolve_place(session: Session, region: str, where: str | None) -> Place | N
 # ------------------------------------------------------------------ SQL
 
 # What sorting and facets need, for every candidate; the rest only for the results shown (`details`).
+# (`labels` as text: facets read the labels of a profession or speciality once, not those of every row.)
 _COLUMNS = """e.id, e.entry_kind, e.name, e.offer_type, e.unit_type, e.care_mode, e.professions, e.specialties,
-    e.activities, e.age_min, e.age_max, e.labels"""
+    e.activities, e.age_min, e.age_max, e.labels::text AS labels_text"""
 _DETAILS = """e.id, e.structure_id, e.offer_id, e.structure_kind, e.parent_id, e.parent_name, e.legal_entity_id,
     e.legal_entity_name, e.finess, e.finess_ej, e.address_line, e.postal_code, e.city, e.commune_insee,
-    e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.published_at"""
+    e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.labels, e.published_at"""
 
 
 def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None,
@@ -253,7 +255,8 @@ def _cells_around(x: float, y: float, reach: float) -> list[str] | None:
 
 def _key_groups(c: Criteria, codes: list[str] | None) -> list[list[str]]:
     """The criteria that `keys` holds (index.py), as groups of keys: an entry has one key of each group.
-    Each mirrors a condition of `_filters` (which stays: these only let the GIN scan narrow)."""
+    Each mirrors a condition of `_filters` (which stays): with them the one GIN index of the entries
+    (text, codes, territory, keys) narrows by kind, UO type, type of offer and patientèle too."""
     groups = []
     if c.in_ == "structures":
         groups.append(["k:structure"])
@@ -278,8 +281,7 @@ def next_reach(reach: float, found: int, pool: int) -> float:
     return reach * max(RING_GROWTH, math.sqrt(1.5 * pool / found))
 
 
-def _nearest(session: Session, selected: str, where: str, params: dict, pool: int, radius: float,
-             groups: list[list[str]]) -> list:
+def _nearest(session: Session, selected: str, where: str, params: dict, pool: int, radius: float) -> list:
     """The `pool` matches nearest to the place (projected distance) within the square of ± `radius` km,
     in that order: the same rows as walking the GiST index outwards with the criteria as a filter, at
     a cost bounded by the nearby matches.
@@ -306,11 +308,10 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
         reach = next_reach(reach, found, pool)
         last = reach >= radius
         cells = _cells_around(params["x"], params["y"], radius if last else reach)
-        ring = dict(params, reach=reach)
+        ring = dict(params, reach=reach, cells=cells)
         conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
-        for n, group in enumerate(groups + ([cells] if cells is not None else [])):
-            ring[f"k{n}"] = group
-            conditions.append(f"e.keys && CAST(:k{n} AS text[])")
+        if cells is not None:
+            conditions.append("e.keys && CAST(:cells AS text[])")
         rows = session.execute(text(f"{selected} WHERE {' AND '.join(conditions)} {order} LIMIT {pool}"),
                                ring).all()
         if last or len(rows) >= pool:
@@ -332,7 +333,11 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
         return [], False
     params: dict = {"region": c.region}
     match = search_text.matching(session, tsq) if codes is None else None
-    where = " AND ".join(_filters(c, params, codes, tsq, match))
+    conditions = _filters(c, params, codes, tsq, match)
+    for n, group in enumerate(_key_groups(c, codes)):  # the same criteria, for the GIN scan
+        params[f"keys{n}"] = group
+        conditions.append(f"e.keys && CAST(:keys{n} AS text[])")
+    where = " AND ".join(conditions)
     rank = _rank(tsq if codes is None else None)
     if place is None or place.latitude is None:
         order = f"{rank} DESC, e.name, e.id" if rank != "0.0" else "e.name, e.id"
@@ -350,13 +355,11 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
                power(sin(radians(e.latitude - :lat) / 2), 2)
                + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
            END AS distance FROM offers.search_entries e"""
-    # Offers serving the place: few, found by their territory alone (OFFSET 0 keeps the planner from
-    # also building the bitmap of a common need's text), then filtered.
-    served = (f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
-              f"WHERE served_communes && CAST(:communes AS text[]) OFFSET 0) e WHERE {where} LIMIT {pool}")
+    # Offers serving the place (their territory, the need and the criteria: one GIN scan).
+    served = f"{selected} WHERE e.served_communes && CAST(:communes AS text[]) AND {where} LIMIT {pool}"
     rows = list(session.execute(text(served), params))
     if not c.home_visit:  # « à domicile »: only the offers whose territory covers the place
-        rows += _nearest(session, selected, where, params, pool, c.radius_km, _key_groups(c, codes))
+        rows += _nearest(session, selected, where, params, pool, c.radius_km)
     unique = {r.id: r for r in rows}.values()  # an offer serving the place may also be among the nearest
     rows = [r for r in unique if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
 
@@ -456,35 +459,50 @@ def result(row, place: Place | None, audience: str, now: datetime | None = None)
     }
 
 
-def _count(counter: dict, code: str | None, label: str | None) -> None:
-    if code is None:
-        return
-    entry = counter.setdefault(code, {"code": code, "label": label or code, "count": 0})
-    entry["count"] += 1
-
-
 def facets(rows) -> dict[str, list[dict]]:
-    found: dict[str, dict] = {name: {} for name in FACETS}
+    """Counts of the rows per facet value, most frequent first; a profession's or speciality's label is
+    the one of the first row holding it."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    first: dict[str, dict[str, str | None]] = {"specialties": {}, "professions": {}}  # code -> labels_text
+
+    def add(name: str, code: str) -> None:
+        counter = counts[name]
+        counter[code] = counter.get(code, 0) + 1
+
     for row in rows:
-        kind = patientele(row.age_min, row.age_max)
-        for letter in (kind or "").split("+"):
-            if letter:
-                _count(found["patientele"], letter, PATIENTELES[letter])
+        if row.age_min is not None:  # the letters of `patientele`
+            if row.age_min < 18:
+                add("patientele", "E")
+            if row.age_max is None or row.age_max >= 18:
+                add("patientele", "A")
         if row.offer_type:
-            _count(found["offer_type"], row.offer_type, OFFER_TYPES.get(row.offer_type))
-        for code in row.activities or []:
-            _count(found["operational_activities"], code, reference.label_of("operational_activities", code))
+            add("offer_type", row.offer_type)
+        for code in row.activities or ():
+            add("operational_activities", code)
         if row.care_mode:
-            _count(found["care_modes"], row.care_mode, reference.label_of("care_modes", row.care_mode))
+            add("care_modes", row.care_mode)
         if row.unit_type:
-            _count(found["unit_types"], row.unit_type, reference.label_of("unit_types", row.unit_type))
-        labels = row.labels or {}
-        for code in row.specialties or []:
-            _count(found["specialties"], code, (labels.get("specialties") or {}).get(code))
-        for code in row.professions or []:
-            _count(found["professions"], code, (labels.get("professions") or {}).get(code))
-    return {name: sorted(values.values(), key=lambda v: (-v["count"], v["label"]))
-            for name, values in found.items()}
+            add("unit_types", row.unit_type)
+        for name in ("specialties", "professions"):
+            for code in getattr(row, name) or ():
+                add(name, code)
+                first[name].setdefault(code, row.labels_text)
+
+    def label(name: str, code: str) -> str | None:
+        if name == "patientele":
+            return PATIENTELES[code]
+        if name == "offer_type":
+            return OFFER_TYPES.get(code)
+        if name in first:
+            labels = json.loads(first[name][code] or "{}")
+            return (labels.get(name) or {}).get(code)
+        return reference.label_of(name, code)  # operational_activities, care_modes, unit_types
+
+    answer = {}
+    for name, counter in counts.items():
+        entries = [{"code": code, "label": label(name, code) or code, "count": n} for code, n in counter.items()]
+        answer[name] = sorted(entries, key=lambda v: (-v["count"], v["label"]))
+    return answer
 
 
 def run(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> tuple[Place | None, list, bool]:

@@ -34,19 +34,21 @@ def upgrade() -> None:
         f"|| ':' || floor(({y}) / {size})::int::text END" for size in (4, 16, 64))
     keys = (f"array_remove(ARRAY[{cells}, 'k:' || entry_kind, 'u:' || unit_type, 'o:' || offer_type, "
             "CASE WHEN age_min < 18 THEN 'p:E' END, CASE WHEN coalesce(age_max, 150) >= 18 THEN 'p:A' END], NULL)")
-    # Indexes dropped while every row is rewritten, then built once.
-    op.execute("DROP INDEX IF EXISTS offers.ix_search_entries_document")
-    op.execute("DROP INDEX IF EXISTS offers.ix_search_entries_codes")
+    # One GIN index for every condition of a search but the distance, so that the planner puts them all
+    # in one scan (with separate indexes it ANDs bitmaps of whole neighbourhoods or whole UO types).
+    # Dropped while every row is rewritten, then built once.
+    for name in ("document", "codes", "served", "region_kind"):
+        op.execute(f"DROP INDEX IF EXISTS offers.ix_search_entries_{name}")
     op.execute(f"ALTER TABLE offers.search_entries ADD COLUMN keys text[] GENERATED ALWAYS AS ({keys}) STORED")
-    op.execute("CREATE INDEX ix_search_entries_document_keys ON offers.search_entries USING gin (document, keys)")
-    op.execute("CREATE INDEX ix_search_entries_codes_keys ON offers.search_entries "
-               "USING gin (activities, acts, equipments, competences, keys)")
+    op.execute("CREATE INDEX ix_search_entries_match ON offers.search_entries "
+               "USING gin (document, activities, acts, equipments, competences, served_communes, keys)")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS offers.ix_search_entries_codes_keys")
-    op.execute("DROP INDEX IF EXISTS offers.ix_search_entries_document_keys")
+    op.execute("DROP INDEX IF EXISTS offers.ix_search_entries_match")
     op.execute("ALTER TABLE offers.search_entries DROP COLUMN IF EXISTS keys")
+    op.execute("CREATE INDEX ix_search_entries_served ON offers.search_entries USING gin (served_communes)")
+    op.execute("CREATE INDEX ix_search_entries_region_kind ON offers.search_entries (region, entry_kind, unit_type)")
     op.execute("CREATE INDEX ix_search_entries_document ON offers.search_entries USING gin (document)")
     op.execute("CREATE INDEX ix_search_entries_codes ON offers.search_entries "
                "USING gin (activities, acts, equipments, competences)")
