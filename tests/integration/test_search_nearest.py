@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from services.common.db import session_scope
+from services.common.errors import InvalidInput
 from services.offers import reference
 from services.offers.search import index, query
 from services.offers.search import text as search_text
@@ -92,6 +93,30 @@ def test_the_nearest_kines_from_mantes_whichever_way_they_are_found(db_url, spre
     assert _found(db_url, {"where": "Versailles", "q": f"spread{token}", "offer_type": "establishment"})[0] == []
     assert _found(db_url, {"where": "Versailles", "q": f"spread{token}", "patientele": "A",
                            "unit_types": "ROR-UO-KINE", "offer_type": "liberal"})[0] == nearest[:3]
+
+
+def test_facets_count_every_match_on_request(db_url, spread_kines, monkeypatch):
+    token, ids = spread_kines
+    monkeypatch.setattr(query, "MAX_RESULTS", 3)  # 3 results of the 9 kinés within 150 km of Mantes
+    params = {"where": "Mantes-la-Jolie", "q": f"spread{token}"}
+    with session_scope(db_url) as session:
+        shown = query.search(session, query.Criteria.from_dict("idf", params), "public")
+        every = query.search(session, query.Criteria.from_dict("idf", {**params, "facets": "all"}), "public")
+        at_home = query.search(session, query.Criteria.from_dict(
+            "idf", {**params, "facets": "all", "home_visit": "true"}), "public")
+        anywhere = query.search(session, query.Criteria.from_dict("idf", {"q": f"spread{token}", "facets": "all"}),
+                                "public")
+    assert shown["total"] == every["total"] == 3 and shown["capped"] and shown["matches"] is None
+    assert shown["facets"]["unit_types"] == [{"code": "ROR-UO-KINE", "label": "Consultation kinésithérapie",
+                                              "count": 3}]
+    assert every["matches"] == 9 and every["facets_scope"] == "all"
+    assert every["facets"]["unit_types"] == [{**shown["facets"]["unit_types"][0], "count": 9}]
+    assert every["facets"]["professions"] == [{"code": "70", "label": "Masseur-Kinésithérapeute", "count": 9}]
+    assert every["facets"]["patientele"] == [{"code": "A", "label": "Adultes", "count": 9}]
+    assert at_home["matches"] == 0  # none of them makes home visits
+    assert anywhere["matches"] == 10  # no place: Dijon too
+    with pytest.raises(InvalidInput):
+        query.Criteria.from_dict("idf", {**params, "facets": "everything"})
 
 
 def test_prefixes_match_the_same_entries_once_expanded(db_url, spread_kines):

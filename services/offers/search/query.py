@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 from services.common.errors import InvalidInput
 from services.common.regions import get_region
 from services.offers import reference, steps
-from services.offers.contracts import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS  # noqa: F401  (the contract's)
+from services.offers.contracts import (  # noqa: F401  (the contract's)
+    CATEGORIES,
+    FACET_SCOPES,
+    OFFER_TYPES,
+    PATIENTELES,
+    SORTS,
+)
 from services.offers.search import reference_tables
 from services.offers.search import text as search_text
 from services.offers.search.index import CELL_SIZES_KM, KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON, cell_key
@@ -41,6 +47,11 @@ WALK = 1500  # entries nearest to the place read first (the GiST order): where a
 RING_GROWTH = 2.5  # each ring of the nearest matches reaches at least this many times farther
 MIN_RING_KM = 1.0  # the walk may not have left the place (entries at its very point)
 MAX_CELLS = 64  # squares of one ring's index scan at most
+# Great-circle distance (km) from the place (:lat, :lon).
+_DISTANCE = """CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
+               power(sin(radians(e.latitude - :lat) / 2), 2)
+               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
+           END"""
 # The square of ± radius km around the place, as a filter (a GiST scan of a whole neighbourhood would
 # cost more than the nearby matches it is combined with).
 _IN_SQUARE = "(e.geo + point(0, 0)) <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
@@ -87,6 +98,7 @@ class Criteria:
     offer_type: str | None = None
     home_visit: bool = False  # « à domicile »: offers whose territory covers the place (visite à domicile)
     filters: dict[str, list[str]] = field(default_factory=dict)
+    facets: str = "results"  # what facets count: the results (≤ 200) or every match (`all_facets`)
 
     @classmethod
     def from_dict(cls, region: str, args: dict) -> Criteria:
@@ -121,9 +133,13 @@ class Criteria:
             if values:
                 filters[name] = values[:50]
         home_visit = args.get("home_visit") in (True, "true", "1")
+        scope = args.get("facets") or "results"
+        if scope not in FACET_SCOPES:
+            raise InvalidInput("Portée des facettes inconnue", {"facets": f"one of {list(FACET_SCOPES)}"})
         return cls(region=region, where=(args.get("where") or "").strip() or None,
                    q=(args.get("q") or "").strip() or None, in_=in_, sort=sort, page=page, radius_km=radius,
-                   patientele=patientele, offer_type=offer_type, home_visit=home_visit, filters=filters)
+                   patientele=patientele, offer_type=offer_type, home_visit=home_visit, filters=filters,
+                   facets=scope)
 
 
 # ------------------------------------------------------------------ the place
@@ -323,38 +339,46 @@ def _rank(tsq: str | None) -> str:
     return "ts_rank(e.document, CAST(:tsq AS tsquery))" if tsq else "0.0"
 
 
-def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list, bool]:
-    """Matching index rows (at most MAX_RESULTS, sorted) and whether more matched."""
+def _criteria_sql(session: Session, c: Criteria) -> tuple[str, dict, str] | None:
+    """(SQL conditions, their parameters, the rank expression) of the criteria but the place; None when
+    nothing can match (a word or a category concept found nowhere)."""
     tsq = search_text.tsquery(session, c.q)
     if tsq == "" and c.in_ in ("all", "structures"):
-        return [], False
+        return None
     codes = _category_codes(session, c, tsq)
     if codes == []:
-        return [], False
+        return None
     params: dict = {"region": c.region}
     match = search_text.matching(session, tsq) if codes is None else None
     conditions = _filters(c, params, codes, tsq, match)
     for n, group in enumerate(_key_groups(c, codes)):  # the same criteria, for the GIN scan
         params[f"keys{n}"] = group
         conditions.append(f"e.keys && CAST(:keys{n} AS text[])")
-    where = " AND ".join(conditions)
-    rank = _rank(tsq if codes is None else None)
+    return " AND ".join(conditions), params, _rank(tsq if codes is None else None)
+
+
+def _place_params(place: Place, c: Criteria) -> dict:
+    return {"x": place.longitude * KM_PER_DEGREE_LON, "y": place.latitude * KM_PER_DEGREE_LAT,
+            "radius": c.radius_km, "communes": place.communes, "lat": place.latitude, "lon": place.longitude}
+
+
+def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list, bool]:
+    """Matching index rows (at most MAX_RESULTS, sorted) and whether more matched."""
+    found = _criteria_sql(session, c)
+    if found is None:
+        return [], False
+    where, params, rank = found
     if place is None or place.latitude is None:
         order = f"{rank} DESC, e.name, e.id" if rank != "0.0" else "e.name, e.id"
         rows = session.execute(text(
             f"SELECT {_COLUMNS}, {rank} AS rank, false AS serves FROM offers.search_entries e "
             f"WHERE {where} ORDER BY {order} LIMIT {MAX_RESULTS + 1}"), params).all()
         return rows[:MAX_RESULTS], len(rows) > MAX_RESULTS
-    params.update({"x": place.longitude * KM_PER_DEGREE_LON, "y": place.latitude * KM_PER_DEGREE_LAT,
-                   "radius": c.radius_km, "communes": place.communes, "lat": place.latitude,
-                   "lon": place.longitude})
+    params.update(_place_params(place, c))
     pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
     # Candidates come with what sorting and facets need, in one statement per source.
     selected = f"""SELECT {_COLUMNS}, {rank} AS rank, (e.served_communes && CAST(:communes AS text[])) AS serves,
-           CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
-               power(sin(radians(e.latitude - :lat) / 2), 2)
-               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
-           END AS distance FROM offers.search_entries e"""
+           {_DISTANCE} AS distance FROM offers.search_entries e"""
     # Offers serving the place (their territory, the need and the criteria: one GIN scan).
     served = f"{selected} WHERE e.served_communes && CAST(:communes AS text[]) AND {where} LIMIT {pool}"
     rows = list(session.execute(text(served), params))
@@ -489,20 +513,83 @@ def facets(rows) -> dict[str, list[dict]]:
                 first[name].setdefault(code, row.labels_text)
 
     def label(name: str, code: str) -> str | None:
-        if name == "patientele":
-            return PATIENTELES[code]
-        if name == "offer_type":
-            return OFFER_TYPES.get(code)
         if name in first:
             labels = json.loads(first[name][code] or "{}")
             return (labels.get(name) or {}).get(code)
-        return reference.label_of(name, code)  # operational_activities, care_modes, unit_types
+        return _facet_label(name, code)
 
     answer = {}
     for name, counter in counts.items():
         entries = [{"code": code, "label": label(name, code) or code, "count": n} for code, n in counter.items()]
         answer[name] = sorted(entries, key=lambda v: (-v["count"], v["label"]))
     return answer
+
+
+_ALL_FACETS = """
+WITH m AS MATERIALIZED ({matches}),
+counts AS (
+    SELECT 'offer_type' AS facet, offer_type AS code, count(*) AS n, NULL AS label FROM m
+     WHERE offer_type IS NOT NULL GROUP BY offer_type
+    UNION ALL SELECT 'unit_types', unit_type, count(*), NULL FROM m WHERE unit_type IS NOT NULL GROUP BY unit_type
+    UNION ALL SELECT 'care_modes', care_mode, count(*), NULL FROM m WHERE care_mode IS NOT NULL GROUP BY care_mode
+    UNION ALL SELECT 'operational_activities', x, count(*), NULL FROM m, unnest(activities) x GROUP BY x
+    UNION ALL SELECT 'professions', x, count(*), min(labels #>> ARRAY['professions', x]) FROM m, unnest(professions) x
+     GROUP BY x
+    UNION ALL SELECT 'specialties', x, count(*), min(labels #>> ARRAY['specialties', x]) FROM m, unnest(specialties) x
+     GROUP BY x
+    UNION ALL SELECT 'patientele', 'E', count(*), NULL FROM m WHERE age_min < 18
+    UNION ALL SELECT 'patientele', 'A', count(*), NULL FROM m WHERE age_min IS NOT NULL
+                                                            AND (age_max IS NULL OR age_max >= 18)
+    UNION ALL SELECT '', '', count(*), NULL FROM m
+)
+SELECT facet, code, n, label FROM counts WHERE n > 0
+"""
+_FACET_COLUMNS = "e.id, e.offer_type, e.unit_type, e.care_mode, e.activities, e.professions, e.specialties, " \
+                 "e.age_min, e.age_max, e.labels"
+
+
+def all_facets(session: Session, c: Criteria, place: Place | None) -> tuple[int, dict[str, list[dict]]]:
+    """The number of matches and the facets counted over every one of them (`facets=all`), not only the
+    200 a user can page through: with a place, the offers serving it and every match within the radius.
+    Its cost grows with the matches (every one is read), unlike the results'."""
+    found = _criteria_sql(session, c)
+    if found is None:
+        return 0, facets([])
+    where, params, _ = found
+    if place is None or place.latitude is None:
+        matches = f"SELECT {_FACET_COLUMNS} FROM offers.search_entries e WHERE {where}"
+    else:
+        params.update(_place_params(place, c))
+        served = f"SELECT {_FACET_COLUMNS} FROM offers.search_entries e WHERE e.served_communes && " \
+                 f"CAST(:communes AS text[]) AND {where}"
+        if c.home_visit:
+            matches = served
+        else:
+            cells = _cells_around(params["x"], params["y"], c.radius_km)
+            params["cells"] = cells
+            near = [where, _IN_SQUARE, f"{_DISTANCE} <= :radius"] + (
+                ["e.keys && CAST(:cells AS text[])"] if cells is not None else [])
+            matches = f"{served} UNION SELECT {_FACET_COLUMNS} FROM offers.search_entries e WHERE {' AND '.join(near)}"
+    total, counts = 0, {name: {} for name in FACETS}
+    for row in session.execute(text(_ALL_FACETS.format(matches=matches)), params):
+        if row.facet == "":
+            total = row.n
+            continue
+        label = row.label if row.facet in ("professions", "specialties") else None
+        counts[row.facet][row.code] = {"code": row.code, "count": row.n,
+                                       "label": label or _facet_label(row.facet, row.code) or row.code}
+    return total, {name: sorted(values.values(), key=lambda v: (-v["count"], v["label"]))
+                   for name, values in counts.items()}
+
+
+def _facet_label(name: str, code: str) -> str | None:
+    if name == "patientele":
+        return PATIENTELES[code]
+    if name == "offer_type":
+        return OFFER_TYPES.get(code)
+    if name in ("operational_activities", "care_modes", "unit_types"):
+        return reference.label_of(name, code)
+    return None
 
 
 def run(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> tuple[Place | None, list, bool]:
@@ -515,13 +602,18 @@ def run(session: Session, c: Criteria, audience: str, now: datetime | None = Non
 def search(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:
     place, rows, capped = run(session, c, audience, now)
     start = (c.page - 1) * PER_PAGE
-    return {
+    answer = {
         "total": len(rows), "capped": capped, "page": c.page, "per_page": PER_PAGE,
         "pages": max(1, math.ceil(len(rows) / PER_PAGE)),
         "place": place.to_dict() if place else None,
         "results": [result(r, place, audience, now) for r in details(session, rows[start:start + PER_PAGE])],
-        "facets": facets(rows),
     }
+    if c.facets == "all":
+        answer["matches"], answer["facets"] = all_facets(session, c, place)
+    else:
+        answer["matches"], answer["facets"] = None, facets(rows)
+    answer["facets_scope"] = c.facets
+    return answer
 
 
 def all_results(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:
