@@ -8,9 +8,10 @@
   whose concepts matching the text select the offers holding them — or the establishments only.
 - facet filters, `sort=distance|relevance`, 15 results a page, 200 results at most (`capped`).
 
-Facets count the results (at most 200, the ones a user can page through). With a place, candidates
-are the offers serving the searched commune and the nearest matches (GiST nearest-neighbour order,
-within `radius_km`); relevance then ranks the nearest `RELEVANCE_POOL` matches.
+Facets count the results (at most 200, the ones a user can page through), or every match with
+`facets=all`. With a place, candidates are the offers serving the searched commune and the nearest
+matches within `radius_km` (`_nearest`: the entries nearest to the place, then rings of squares in the
+GIN index); relevance then ranks the nearest `RELEVANCE_POOL` matches.
 """
 
 from __future__ import annotations
