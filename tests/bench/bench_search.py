@@ -504,7 +504,8 @@ def stop_services(procs: list[subprocess.Popen]) -> None:
 
 
 def publication_follow(url: str, base: str) -> float | None:
-    """Seconds from the publish request of one more offer (as kine.demo) until the gateway search finds it."""
+    """Seconds from the publish request of one more offer (as kine.demo) until the gateway search finds it
+    (the publish request's own time, which the index shares, is printed)."""
     from tests.helpers import password_token
 
     engine = create_engine(url)
@@ -529,6 +530,7 @@ def publication_follow(url: str, base: str) -> float | None:
     if resp.status_code != 200:
         print("  publish failed:", resp.status_code, resp.text[:300])
         return None
+    print(f"  the publish request itself answered in {(time.perf_counter() - start) * 1000:.0f} ms")
     while time.perf_counter() - start < 10:
         answer = requests.get(f"{base}/api/{REGION}/search", params={"where": commune_name, "q": "benchpublication"},
                               timeout=30).json()
