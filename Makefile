@@ -8,11 +8,12 @@ up:
 down:
 	bash deploy/down.sh
 
-# Extra pytest arguments: make test PYTEST_ARGS="-k offers -x"
+# Extra pytest arguments: make test PYTEST_ARGS="-k offers -x" (browser part: E2E_PYTEST_ARGS).
+# Two pytest processes: the main suite, then the browser scenarios (tests/e2e) without eventlet.
 test:
 	bash deploy/test.sh
 
-# The browser scenarios (headless Chromium, Playwright), apart from `make test` (deploy/test.sh).
+# Only the browser scenarios (headless Chromium, Playwright), the second part of `make test`.
 e2e:
 	ROR_E2E=1 bash deploy/test.sh
 

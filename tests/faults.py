@@ -1,8 +1,9 @@
-"""A private copy of the suite (own RabbitMQ vhost and gateway port, the test database) whose services
-a test may stop, kill and start again without disturbing the session's suite: fault tests and the
-fail-fast benchmark use it. Each service runs in a process of its own (`nameko run`, as `make up`
-runs them): a killed service is a dead process, and the faults do not depend on how busy the test
-process is."""
+"""The suite as separate processes: each service runs in a process of its own (`nameko run`, as `make up`
+runs them). Fault tests and the fail-fast benchmark use a private copy (own RabbitMQ vhost and gateway
+port, the test database) whose services they stop, kill and start again without disturbing the
+session's suite: a killed service is a dead process, and the faults do not depend on how busy the test
+process is. The browser tests (tests/e2e) run the whole suite this way, from a pytest process without
+eventlet (Playwright's sync driver does not run under its monkey patching)."""
 
 from __future__ import annotations
 
@@ -46,20 +47,37 @@ def queue_depth(vhost: str, queue: str) -> int:
         return conn.default_channel.queue_declare(queue, passive=True).message_count
 
 
+def _reap(process: subprocess.Popen, timeout: float = 30) -> None:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # name -> the `nameko run` target (deploy/services.sh names the same modules)
 SERVICES = {
     "accounts": "services.accounts.service",
     "offers": "services.offers.service",
+    "dossiers": "services.dossiers.service",
+    "anomalies": "services.anomalies.service",
+    "notifications": "services.notifications.service",
     "gateway": "gateway.service:GatewayService",
 }
 
 
 class PrivateSuite:
-    """accounts, offers and the gateway on `vhost`, the gateway on `address`, one process each."""
+    """`services` (all six by default) on `vhost`, the gateway on `address`, one process each. `settings`
+    are added to the nameko config (tests/conftest.py `suite_config` gives the session suite's);
+    the services' logs go to `log_dir` (a temporary folder by default)."""
 
-    def __init__(self, db_url: str, vhost: str, address: str, **settings):
+    def __init__(self, db_url: str, vhost: str, address: str, services=tuple(SERVICES),
+                 log_dir: Path | None = None, **settings):
+        unknown = set(services) - set(SERVICES)
+        assert not unknown and "gateway" in services, f"unknown services {unknown} or no gateway"
         ensure_vhost(vhost)
         self.vhost = vhost
+        self.services = tuple(services)
         self.base = f"http://{address}"
         self.config = {
             "AMQP_URI": amqp_uri(vhost),
@@ -72,7 +90,11 @@ class PrivateSuite:
                                                 "formatter": "plain"}},
                         "root": {"level": "INFO", "handlers": ["stderr"]}},
         }
-        self.dir = Path(tempfile.mkdtemp(prefix=f"faults-{vhost}-"))
+        if log_dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"suite-{vhost}-"))
+        else:
+            self.dir = Path(log_dir)
+            self.dir.mkdir(parents=True, exist_ok=True)
         self.config_file = self.dir / "config.yaml"
         self.config_file.write_text(yaml.safe_dump(self.config))
         self.processes: dict[str, subprocess.Popen] = {}
@@ -81,11 +103,16 @@ class PrivateSuite:
         return self.dir / f"{name}.log"
 
     def start(self) -> PrivateSuite:
-        for name in SERVICES:
-            self.start_service(name)
-        self._wait_for_gateway()
-        for name in ("accounts", "offers"):
-            self.wait_healthy(name, timeout=60)
+        try:
+            for name in self.services:
+                self.start_service(name)
+            self._wait_for_gateway()
+            for name in self.services:
+                if name != "gateway":
+                    self.wait_healthy(name, timeout=60)
+        except BaseException:
+            self.stop()  # no half-started suite left behind
+            raise
         return self
 
     def start_service(self, name: str) -> None:
@@ -99,15 +126,15 @@ class PrivateSuite:
         """Graceful stop (SIGTERM: nameko finishes its workers) or a crash (SIGKILL)."""
         process = self.processes.pop(name)
         process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _reap(process)
 
     def stop(self) -> None:
-        for name in list(self.processes):
-            self.stop_service(name)
+        """All of them at once (each nameko process takes seconds to finish its workers)."""
+        processes, self.processes = self.processes, {}
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            _reap(process)
 
     def _wait_for_gateway(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -23,12 +23,19 @@ def _int_or_raw(value: str | None):
     text = (value or "").strip()
     if not text:
         return None
-    return int(text) if text.isdigit() and len(text) < 6 else text  # the API names a bad number
+    # isascii: « ² » or « ٣ » are digits to str.isdigit() but not to int(); the API names a bad number
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 6 else text
 
 
 def _opt(value: str | None):
     text = (value or "").strip()
     return text or None
+
+
+def form_rows(form: MultiDict, most: int = 60) -> int:
+    """How many contact rows the form says it has (at most `most`; nonsense counts as none)."""
+    text = form.get("rows") or ""
+    return min(int(text), most) if text.isascii() and text.isdigit() and len(text) < 6 else 0
 
 
 def contacts_payload(form: MultiDict, rows: int) -> tuple[dict, dict[int, int]]:
@@ -102,8 +109,7 @@ def step_payload(step: str, form: MultiDict) -> tuple[dict, callable]:
         return {"reception_modalities": form.getlist("reception_modalities"),
                 "intervention_communes": form.getlist("intervention_communes")}, flatten
     if step == "contacts":
-        rows = min(int(form.get("rows") or 0), 60) if (form.get("rows") or "").isdigit() else 0
-        data, index = contacts_payload(form, rows)
+        data, index = contacts_payload(form, form_rows(form))
         return data, lambda errors: remap_errors(errors, "contacts", index, "contacts")
     if step == "hours":
         data, index = hours_payload(form)
@@ -190,7 +196,7 @@ class OfferPages:
                                        for c in content.get("intervention_communes") or []]
         elif step == "contacts":
             if form is not None:
-                rows = int(form.get("rows") or 0) if (form.get("rows") or "").isdigit() else 0
+                rows = form_rows(form)
                 contacts = [{k: form.get(f"contacts.{i}.{k}") or "" for k in ("channel", "value", "visibility",
                                                                                 "purpose")}
                             for i in range(min(rows, 60))]

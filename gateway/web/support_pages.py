@@ -104,7 +104,7 @@ class SupportPages:
         kind = "national" if args.get("kind") == "national" else "offer"
         offer_id = args.get("offer") or ""
         target_name = None
-        if offer_id.isdigit():
+        if offer_id.isascii() and offer_id.isdigit():
             try:
                 target_name = web.rpc("offers", "get_offer", web.region.code, int(offer_id), actor=web.actor())["name"]
             except RorError:
@@ -114,7 +114,7 @@ class SupportPages:
         context = {"themes": THEMES, "kind": kind, "offer_id": offer_id, "target_name": target_name}
         if web.request.method == "POST":
             values = {k: (web.form.get(k) or "").strip() for k in values}
-            data = {"target": {"kind": kind, "id": int(offer_id) if offer_id.isdigit() else None},
+            data = {"target": {"kind": kind, "id": int(offer_id) if offer_id.isascii() and offer_id.isdigit() else None},
                     **{k: (v or None) for k, v in values.items() if k != "message"}, "message": values["message"]}
             data["theme"] = values["theme"] or "accuracy"
             try:

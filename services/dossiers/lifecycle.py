@@ -17,22 +17,21 @@ from dataclasses import dataclass
 
 from services.common.errors import Conflict, Forbidden, InvalidInput
 
-# What a caller is to a dossier (computed by operations.roles_on).
-DIRECTEUR = "directeur"  # directeur habilitation on the EG or an ancestor
-EDITOR = "structure_editor"  # structure_editor habilitation on the EG or an ancestor
-OPENER = "opener"  # the account that opened the dossier
-CONTRIBUTOR = "contributor"  # added by username to the dossier
-VALIDATOR = "regional_validator"  # the regional team of the dossier's region
-MEMBERS = frozenset({DIRECTEUR, EDITOR, OPENER, CONTRIBUTOR})
-MANAGERS = frozenset({DIRECTEUR, EDITOR, OPENER})  # may cancel the dossier and add contributors
-ROLE_PRIORITY = (VALIDATOR, DIRECTEUR, EDITOR, OPENER, CONTRIBUTOR)
+# The vocabulary (roles on a dossier, status labels, which states are editable) is the contract's, which
+# the gateway's pages read too; re-exported here for operations.
+from services.dossiers.contracts import (  # noqa: F401
+    CONTRIBUTOR,
+    DIRECTEUR,
+    EDITABLE,
+    EDITOR,
+    MANAGERS,
+    MEMBERS,
+    OPENER,
+    STATUS_LABELS,
+    VALIDATOR,
+)
 
-STATUS_LABELS = {
-    "draft": "brouillon", "finalised": "fiches finalisées", "sent": "envoyé en validation",
-    "approved": "validé par le Directeur", "validated": "validé par l'équipe régionale",
-    "published": "publié", "cancelled": "annulé",
-}
-EDITABLE = ("draft", "finalised")  # sheets can change only before "Envoyer en validation"
+ROLE_PRIORITY = (VALIDATOR, DIRECTEUR, EDITOR, OPENER, CONTRIBUTOR)
 
 # Guards (evaluated by `decide` on the facts the caller gives).
 ALL_SHEETS_FINALISED = "all_sheets_finalised"

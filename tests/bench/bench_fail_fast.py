@@ -49,7 +49,8 @@ def main() -> None:
     ensure_database(db)
     upgrade_all(db)
     vhost = os.environ.get("ROR_TEST_VHOST", "ror_test") + "_bench"
-    suite = PrivateSuite(db, vhost, "127.0.0.1:18099", ROR_RPC_TIMEOUT=str(args.timeout)).start()
+    suite = PrivateSuite(db, vhost, "127.0.0.1:18099", services=("accounts", "offers", "gateway"),
+                         ROR_RPC_TIMEOUT=str(args.timeout)).start()
     try:
         kine = password_token("idf", "kine.demo")["access_token"]
         offer = make_offer(db, owner_subject=subject_of(kine))

@@ -1,6 +1,8 @@
 """Browser fixtures: headless Chromium from Debian's packages driven by Playwright (no browser download),
 axe-core (vendored from npm by deploy/web/build.sh) run on every page visited, screenshots under
-var/e2e/. The suite (five services + gateway) runs in-process as for the integration tests.
+var/e2e/. The suite (the six services) runs as `nameko run` processes (tests/faults.py `PrivateSuite`,
+with the settings of tests/conftest.py `suite_config`), and this pytest process runs without eventlet
+(`ROR_TEST_EVENTLET=0`, deploy/test.sh): Playwright's sync driver hangs under its monkey patching.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 import requests
 
 from services.common.config import ROOT, setting
-from tests.conftest import GATEWAY_ADDRESS
+from tests import green
+from tests.conftest import GATEWAY_ADDRESS, TEST_VHOST
 
 CHROMIUM = os.environ.get("ROR_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / "gateway" / "web" / "static" / "vendor" / "axe.min.js"
@@ -70,20 +73,36 @@ def login_redirects():
 
 
 @pytest.fixture(scope="session")
+def suite(suite_config):
+    """Overrides the in-process suite of tests/conftest.py for the browser tests: the same settings,
+    database and gateway address, a vhost of its own, each service a process of its own (logs in
+    var/e2e/logs/)."""
+    if green.patched():
+        pytest.fail("the browser tests run without eventlet: ROR_TEST_EVENTLET=0 pytest tests/e2e "
+                    "(make e2e; make test runs them so)", pytrace=False)
+    from tests.faults import PrivateSuite
+
+    settings = dict(suite_config)
+    settings.pop("AMQP_URI")  # a vhost of its own: nothing the main run left in its queues comes in
+    shutil.rmtree(OUT / "logs", ignore_errors=True)
+    processes = PrivateSuite(settings.pop("ROR_DATABASE_URL"), f"{TEST_VHOST}_e2e", GATEWAY_ADDRESS,
+                             log_dir=OUT / "logs", **settings).start()
+    yield processes
+    processes.stop()
+
+
+@pytest.fixture(scope="session")
 def playwright_browser():
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get install chromium (deploy/bootstrap.sh)"
     assert AXE.exists(), f"{AXE} missing: bash deploy/web/build.sh"
-    manager = sync_playwright()
-    playwright = manager.start()
+    playwright = sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
     yield browser
     browser.close()
-    # Playwright's stop() waits for its driver through asyncio's child watcher, which never wakes up under
-    # eventlet's monkey patching: end the driver process directly.
-    manager._client._transport._proc.kill()
+    playwright.stop()
 
 
 class Axe:
@@ -118,6 +137,7 @@ class Browser:
         self.axe = axe
         self.base = base
         self.step = 0
+        self.started = time.monotonic()
 
     def goto(self, path: str):
         self.page.goto(path if path.startswith("http") else self.base + path)
@@ -137,6 +157,7 @@ class Browser:
                                            targets: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
         }""")
         self.axe.pages.append({"step": f"{self.folder.name}/{self.step:02d}-{slug}", "url": page.url,
+                               "seconds": round(time.monotonic() - self.started, 1),  # since the test began
                                "violations": result})
         blocking = [v for v in result if v["impact"] in BLOCKING]
         assert not blocking, f"axe-core on « {name} » ({page.url}): {json.dumps(blocking, ensure_ascii=False)}"

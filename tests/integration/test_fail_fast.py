@@ -31,7 +31,7 @@ def _private_address() -> str:
 @pytest.fixture(scope="module")
 def faults(db_url):
     suite = PrivateSuite(db_url, f"{TEST_VHOST}_faults", _private_address(),
-                         ROR_RPC_TIMEOUT=str(RPC_TIMEOUT), ROR_BREAKER_COOL_DOWN="1").start()
+                         services=("accounts", "offers", "gateway"), ROR_RPC_TIMEOUT=str(RPC_TIMEOUT), ROR_BREAKER_COOL_DOWN="1").start()
     yield suite
     suite.stop()
 
