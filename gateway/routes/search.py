@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway import api
 from gateway.api import ANONYMOUS, AUTHENTICATED, PROFESSIONAL, Context, Reply, endpoint
-from services.offers.contracts import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS
+from services.offers.contracts import CATEGORIES, FACET_SCOPES, OFFER_TYPES, PATIENTELES, SORTS
 
 TAGS = ("search",)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -50,6 +50,8 @@ class SearchQuerySchema(Schema):
     specialties = _codes("savoir-faire")
     professions = _codes("RPPS profession codes")
     departements = _codes("départements")
+    facets = fields.String(load_default=None, validate=validate.OneOf(FACET_SCOPES), metadata={
+        "description": "results (default): facets count the results (≤ 200); all: every match (slower)"})
 
 
 class SuggestQuerySchema(Schema):
@@ -72,6 +74,8 @@ class SearchAnswerSchema(Schema):
     place = fields.Dict(allow_none=True)
     results = fields.List(fields.Dict())
     facets = fields.Dict()
+    facets_scope = fields.String(metadata={"description": "what the facets count: results or all"})
+    matches = fields.Integer(allow_none=True, metadata={"description": "every match (facets=all), else null"})
 
 
 def _args(ctx: Context) -> dict:

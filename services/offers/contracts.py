@@ -24,6 +24,8 @@ CATEGORIES = {  # `in` -> (label, index column holding the codes)
     "structures": ("Établissements", None),
 }
 SORTS = ("distance", "relevance")
+# What the facets of a search count: its results (at most 200, the default) or every match (slower).
+FACET_SCOPES = ("results", "all")
 PATIENTELES = {"E": "Enfants", "A": "Adultes"}
 OFFER_TYPES = {"liberal": "Offre libérale", "establishment": "Établissement"}
 

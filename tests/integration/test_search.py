@@ -87,6 +87,12 @@ def test_a_kine_publishes_and_is_found_in_meulan_where_she_makes_home_visits(api
     assert {"code": "liberal", "label": "Offre libérale"}.items() <= answer["facets"]["offer_type"][0].items()
     first = answer["results"][0]
     assert first["distance_km"] == 0 and first["travel_time_min"] == 0
+    assert answer["facets_scope"] == "results" and answer["matches"] is None
+    # facets over every match (not only the ≤ 200 results): she is one of them
+    every = api.get("/api/idf/search", params={**params, "facets": "all"}).json()
+    assert every["facets_scope"] == "all" and every["matches"] >= every["total"] >= 1
+    kines = {f["code"]: f["count"] for f in every["facets"]["unit_types"]}
+    assert kines["ROR-UO-KINE"] >= 1 and sum(f["count"] for f in every["facets"]["offer_type"]) == every["matches"]
 
 
 def test_at_home_only_keeps_the_offers_serving_the_place(api, published_kine):
@@ -248,6 +254,7 @@ def test_repertoire_by_legal_entity_name_or_finess_and_favourites(api, db_url, t
     ({"in": "colours"}, "in"), ({"sort": "price"}, "sort"), ({"page": "0"}, "page"), ({"page": "x"}, "page"),
     ({"q": "a\x00b"}, "q"), ({"where": "nulle-part-du-tout-xyz"}, "where"), ({"patientele": "X"}, "patientele"),
     ({"radius_km": "1e308"}, "radius_km"), ({"q": "x" * 500}, "q"), ({"colour": "red"}, "colour"),
+    ({"facets": "some"}, "facets"),
 ])
 def test_bad_search_input_is_a_400_naming_the_field(api, params, field):
     resp = api.get("/api/idf/search", params=params)

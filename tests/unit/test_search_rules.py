@@ -60,3 +60,19 @@ def test_excel_rows_and_formula_injection():
     content = export.workbook({"results": [item], "total": 1, "capped": False, "place": {"label": "Meulan"}}, "kiné")
     rows = list(load_workbook(BytesIO(content))["Résultats"].iter_rows(values_only=True))
     assert rows[1][0] == "'=HYPERLINK(\"x\")" and rows[1][10] == 12.3 and rows[1][13] == "Ouvert"
+
+
+def test_rings_of_squares_cover_the_reach_around_the_place():
+    x, y = 100.0, 5000.0  # projected km
+    cells = query._cells_around(x, y, 10)
+    assert len(cells) == 36 and all(c.startswith("c4:") for c in cells)  # 4-km squares: 6 × 6
+    for dx, dy in ((-10, -10), (9.9, 9.9), (0, 0), (-9.99, 9.99)):  # every point of the square ± 10 km
+        assert query.cell_key(4, int((x + dx) // 4), int((y + dy) // 4)) in cells
+    assert all(c.startswith("c64:") for c in query._cells_around(x, y, 150))  # the default radius
+    assert query._cells_around(x, y, 1000) is None  # too many squares: no square condition
+
+
+def test_the_next_ring_follows_the_density_of_the_matches_found():
+    assert query.next_reach(10, 0, 201) == 40  # none found: 4 times farther
+    assert query.next_reach(10, 150, 201) == 25  # nearly there: at least 2.5 times
+    assert 120 < query.next_reach(10, 2, 201) < 125  # 2 found within 10 km: ~150 times the area

@@ -8,16 +8,16 @@
   whose concepts matching the text select the offers holding them — or the establishments only.
 - facet filters, `sort=distance|relevance`, 15 results a page, 200 results at most (`capped`).
 
-Facets count the results (at most 200, the ones a user can page through). With a place, candidates
-are the offers serving the searched commune and the nearest matches (GiST nearest-neighbour order,
-within `radius_km`); relevance then ranks the nearest `RELEVANCE_POOL` matches.
+Facets count the results (at most 200, the ones a user can page through), or every match with
+`facets=all`. With a place, candidates are the offers serving the searched commune and the nearest
+matches within `radius_km` (`_nearest`: the entries nearest to the place, then rings of squares in the
+GIN index); relevance then ranks the nearest `RELEVANCE_POOL` matches.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -28,16 +28,34 @@ from sqlalchemy.orm import Session
 from services.common.errors import InvalidInput
 from services.common.regions import get_region
 from services.offers import reference, steps
-from services.offers.contracts import CATEGORIES, OFFER_TYPES, PATIENTELES, SORTS  # noqa: F401  (the contract's)
+from services.offers.contracts import (  # noqa: F401  (the contract's)
+    CATEGORIES,
+    FACET_SCOPES,
+    OFFER_TYPES,
+    PATIENTELES,
+    SORTS,
+)
 from services.offers.search import reference_tables
 from services.offers.search import text as search_text
-from services.offers.search.index import KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON
+from services.offers.search.index import CELL_SIZES_KM, KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON, cell_key
 from services.offers.search.opening import open_now
 
 PER_PAGE = 15
 MAX_RESULTS = 200
 RELEVANCE_POOL = 500
 DEFAULT_RADIUS_KM = 150
+WALK = 1500  # entries nearest to the place read first (the GiST order): where a common need is found
+RING_GROWTH = 2.5  # each ring of the nearest matches reaches at least this many times farther
+MIN_RING_KM = 1.0  # the walk may not have left the place (entries at its very point)
+MAX_CELLS = 64  # squares of one ring's index scan at most
+# Great-circle distance (km) from the place (:lat, :lon).
+_DISTANCE = """CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
+               power(sin(radians(e.latitude - :lat) / 2), 2)
+               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
+           END"""
+# The square of ± radius km around the place, as a filter (a GiST scan of a whole neighbourhood would
+# cost more than the nearby matches it is combined with).
+_IN_SQUARE = "(e.geo + point(0, 0)) <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
 # Estimated travel time: straight-line distance × road detour factor, at an average speed.
 ROAD_FACTOR = 1.3
 AVERAGE_SPEED_KMH = 45.0
@@ -81,6 +99,7 @@ class Criteria:
     offer_type: str | None = None
     home_visit: bool = False  # « à domicile »: offers whose territory covers the place (visite à domicile)
     filters: dict[str, list[str]] = field(default_factory=dict)
+    facets: str = "results"  # what facets count: the results (≤ 200) or every match (`all_facets`)
 
     @classmethod
     def from_dict(cls, region: str, args: dict) -> Criteria:
@@ -115,9 +134,13 @@ class Criteria:
             if values:
                 filters[name] = values[:50]
         home_visit = args.get("home_visit") in (True, "true", "1")
+        scope = args.get("facets") or "results"
+        if scope not in FACET_SCOPES:
+            raise InvalidInput("Portée des facettes inconnue", {"facets": f"one of {list(FACET_SCOPES)}"})
         return cls(region=region, where=(args.get("where") or "").strip() or None,
                    q=(args.get("q") or "").strip() or None, in_=in_, sort=sort, page=page, radius_km=radius,
-                   patientele=patientele, offer_type=offer_type, home_visit=home_visit, filters=filters)
+                   patientele=patientele, offer_type=offer_type, home_visit=home_visit, filters=filters,
+                   facets=scope)
 
 
 # ------------------------------------------------------------------ the place
@@ -180,14 +203,17 @@ def resolve_place(session: Session, region: str, where: str | None) -> Place | N
 # ------------------------------------------------------------------ SQL
 
 # What sorting and facets need, for every candidate; the rest only for the results shown (`details`).
+# (`labels` as text: facets read the labels of a profession or speciality once, not those of every row.)
 _COLUMNS = """e.id, e.entry_kind, e.name, e.offer_type, e.unit_type, e.care_mode, e.professions, e.specialties,
-    e.activities, e.age_min, e.age_max, e.labels"""
+    e.activities, e.age_min, e.age_max, e.labels::text AS labels_text"""
 _DETAILS = """e.id, e.structure_id, e.offer_id, e.structure_kind, e.parent_id, e.parent_name, e.legal_entity_id,
     e.legal_entity_name, e.finess, e.finess_ej, e.address_line, e.postal_code, e.city, e.commune_insee,
-    e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.published_at"""
+    e.departement, e.latitude, e.longitude, e.phone, e.contacts, e.hours, e.labels, e.published_at"""
 
 
-def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None) -> list[str]:
+def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None,
+             match: str | None = None) -> list[str]:
+    """SQL conditions on the entries; `match` is `tsq` with its prefixes expanded (search_text.matching)."""
     where = ["e.region = :region"]
     if c.in_ == "structures":
         where.append("e.entry_kind = 'structure'")
@@ -202,7 +228,8 @@ def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None
         where.append(f"e.{column} = ANY(:codes)" if column == "unit_type" else f"e.{column} && CAST(:codes AS text[])")
     elif tsq:
         params["tsq"] = tsq
-        where.append("e.document @@ CAST(:tsq AS tsquery)")
+        params["tsq_match"] = match or tsq
+        where.append("e.document @@ CAST(:tsq_match AS tsquery)")
     if c.patientele == "E":
         where.append("e.age_min < 18")
     elif c.patientele == "A":
@@ -232,86 +259,132 @@ def _category_codes(session: Session, c: Criteria, tsq: str | None) -> list[str]
         {"cat": c.in_, "tsq": tsq}).scalars())
 
 
-def _estimated_rows(session: Session, where: str, params: dict) -> float:
-    """The planner's estimate of the matches of the non-geographic criteria (statistics of the text,
-    code and facet columns): it decides between walking the GiST index outwards from the place and
-    sorting the matches of a rare need. (Left to itself the planner misjudges how many points a box
-    holds and sorts a whole neighbourhood for common needs.)"""
-    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT e.id FROM offers.search_entries e WHERE {where}"),
-                           params).scalar()
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+def _cells_around(x: float, y: float, reach: float) -> list[str] | None:
+    """Keys of the squares covering [x ± reach] × [y ± reach], at the smallest size that needs at most
+    MAX_CELLS of them; None when even the largest squares would need more (no cell condition then)."""
+    for size in CELL_SIZES_KM:
+        xs = range(math.floor((x - reach) / size), math.floor((x + reach) / size) + 1)
+        ys = range(math.floor((y - reach) / size), math.floor((y + reach) / size) + 1)
+        if len(xs) * len(ys) <= MAX_CELLS:
+            return [cell_key(size, fx, fy) for fx in xs for fy in ys]
+    return None
 
 
-_entries_estimate: dict[str, tuple[float, float]] = {}  # database URL -> (when read, entries)
+def _key_groups(c: Criteria, codes: list[str] | None) -> list[list[str]]:
+    """The criteria that `keys` holds (index.py), as groups of keys: an entry has one key of each group.
+    Each mirrors a condition of `_filters` (which stays): with them the one GIN index of the entries
+    (text, codes, territory, keys) narrows by kind, UO type, type of offer and patientèle too."""
+    groups = []
+    if c.in_ == "structures":
+        groups.append(["k:structure"])
+    elif c.in_ != "all" or c.patientele or c.home_visit or c.filters.keys() - {"departements"}:
+        groups.append(["k:offer"])
+    if codes is not None and CATEGORIES[c.in_][1] == "unit_type":
+        groups.append([f"u:{code}" for code in codes])
+    if c.filters.get("unit_types"):
+        groups.append([f"u:{code}" for code in c.filters["unit_types"]])
+    if c.patientele:
+        groups.append([f"p:{c.patientele}"])
+    if c.offer_type:
+        groups.append([f"o:{c.offer_type}"])
+    return groups
 
 
-def _walk_threshold(session: Session, pool: int) -> float:
-    """Walking the index visits about pool × entries / matches rows; sorting visits the matches: equal
-    at matches = √(pool × entries). (The table's row estimate is read once a minute.)"""
-    key = str(session.get_bind().url)
-    read_at, entries = _entries_estimate.get(key, (0.0, 0.0))
-    if time.monotonic() - read_at > 60:
-        entries = float(session.execute(text(
-            "SELECT reltuples FROM pg_class WHERE oid = 'offers.search_entries'::regclass")).scalar() or 0)
-        _entries_estimate[key] = (time.monotonic(), entries)
-    return max(1000.0, math.sqrt(pool * max(entries, 1)))
+def next_reach(reach: float, found: int, pool: int) -> float:
+    """The radius of the next ring: where `pool` matches should be, at the density of the `found`
+    matches within `reach` (at least RING_GROWTH times farther; 4 times when none was found)."""
+    if found <= 0:
+        return reach * 4
+    return reach * max(RING_GROWTH, math.sqrt(1.5 * pool / found))
+
+
+def _nearest(session: Session, selected: str, where: str, params: dict, pool: int, radius: float) -> list:
+    """The `pool` matches nearest to the place (projected distance) within the square of ± `radius` km,
+    in that order: the same rows as walking the GiST index outwards with the criteria as a filter, at
+    a cost bounded by the nearby matches.
+
+    1. The WALK entries nearest to the place (GiST order), filtered: a common need is there.
+    2. Otherwise rings of growing radius, each one index scan of the need's matches in the squares
+       around the place (GIN: text or codes, and keys: squares, kind, UO type…): a ring holding `pool` matches within its
+       radius holds the `pool` nearest ones. The last ring is the square itself."""
+    order = "ORDER BY (e.geo <-> point(:x, :y)) + 0, e.id"  # ties (entries of one site) kept in one order
+    walked = session.execute(text(
+        f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
+        f"ORDER BY geo <-> point(:x, :y) LIMIT {WALK}) e WHERE {where} AND {_IN_SQUARE} {order} LIMIT {pool}"),
+        params).all()
+    if len(walked) >= pool:
+        return walked
+    # How far the walk went (the projected distance of its last entry): every match nearer is in `walked`.
+    reach = session.execute(text(
+        f"SELECT geo <-> point(:x, :y) FROM offers.search_entries WHERE geo IS NOT NULL "
+        f"ORDER BY geo <-> point(:x, :y) OFFSET {WALK - 1} LIMIT 1"), params).scalar()
+    if reach is None:  # fewer entries than the walk: it saw them all
+        return walked
+    reach, found = max(reach, MIN_RING_KM), len(walked)
+    while True:
+        reach = next_reach(reach, found, pool)
+        last = reach >= radius
+        cells = _cells_around(params["x"], params["y"], radius if last else reach)
+        ring = dict(params, reach=reach, cells=cells)
+        conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
+        if cells is not None:
+            conditions.append("e.keys && CAST(:cells AS text[])")
+        rows = session.execute(text(f"{selected} WHERE {' AND '.join(conditions)} {order} LIMIT {pool}"),
+                               ring).all()
+        if last or len(rows) >= pool:
+            return rows
+        found = len(rows)
 
 
 def _rank(tsq: str | None) -> str:
     return "ts_rank(e.document, CAST(:tsq AS tsquery))" if tsq else "0.0"
 
 
-def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list, bool]:
-    """Matching index rows (at most MAX_RESULTS, sorted) and whether more matched."""
+def _criteria_sql(session: Session, c: Criteria) -> tuple[str, dict, str] | None:
+    """(SQL conditions, their parameters, the rank expression) of the criteria but the place; None when
+    nothing can match (a word or a category concept found nowhere)."""
     tsq = search_text.tsquery(session, c.q)
     if tsq == "" and c.in_ in ("all", "structures"):
-        return [], False
+        return None
     codes = _category_codes(session, c, tsq)
     if codes == []:
-        return [], False
+        return None
     params: dict = {"region": c.region}
-    where = " AND ".join(_filters(c, params, codes, tsq))
-    rank = _rank(tsq if codes is None else None)
+    match = search_text.matching(session, tsq) if codes is None else None
+    conditions = _filters(c, params, codes, tsq, match)
+    for n, group in enumerate(_key_groups(c, codes)):  # the same criteria, for the GIN scan
+        params[f"keys{n}"] = group
+        conditions.append(f"e.keys && CAST(:keys{n} AS text[])")
+    return " AND ".join(conditions), params, _rank(tsq if codes is None else None)
+
+
+def _place_params(place: Place, c: Criteria) -> dict:
+    return {"x": place.longitude * KM_PER_DEGREE_LON, "y": place.latitude * KM_PER_DEGREE_LAT,
+            "radius": c.radius_km, "communes": place.communes, "lat": place.latitude, "lon": place.longitude}
+
+
+def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list, bool]:
+    """Matching index rows (at most MAX_RESULTS, sorted) and whether more matched."""
+    found = _criteria_sql(session, c)
+    if found is None:
+        return [], False
+    where, params, rank = found
     if place is None or place.latitude is None:
         order = f"{rank} DESC, e.name, e.id" if rank != "0.0" else "e.name, e.id"
         rows = session.execute(text(
             f"SELECT {_COLUMNS}, {rank} AS rank, false AS serves FROM offers.search_entries e "
             f"WHERE {where} ORDER BY {order} LIMIT {MAX_RESULTS + 1}"), params).all()
         return rows[:MAX_RESULTS], len(rows) > MAX_RESULTS
-    params.update({"x": place.longitude * KM_PER_DEGREE_LON, "y": place.latitude * KM_PER_DEGREE_LAT,
-                   "radius": c.radius_km, "communes": place.communes, "lat": place.latitude,
-                   "lon": place.longitude})
+    params.update(_place_params(place, c))
     pool = RELEVANCE_POOL if c.sort == "relevance" else MAX_RESULTS + 1
-    box = "e.geo <@ box(point(:x - :radius, :y - :radius), point(:x + :radius, :y + :radius))"
     # Candidates come with what sorting and facets need, in one statement per source.
     selected = f"""SELECT {_COLUMNS}, {rank} AS rank, (e.served_communes && CAST(:communes AS text[])) AS serves,
-           CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
-               power(sin(radians(e.latitude - :lat) / 2), 2)
-               + cos(radians(:lat)) * cos(radians(e.latitude)) * power(sin(radians(e.longitude - :lon) / 2), 2)))
-           END AS distance FROM offers.search_entries e"""
-    # Offers serving the place: few, found by their territory alone (OFFSET 0 keeps the planner from
-    # also building the bitmap of a common need's text), then filtered.
-    served = (f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
-              f"WHERE served_communes && CAST(:communes AS text[]) OFFSET 0) e WHERE {where} LIMIT {pool}")
+           {_DISTANCE} AS distance FROM offers.search_entries e"""
+    # Offers serving the place (their territory, the need and the criteria: one GIN scan).
+    served = f"{selected} WHERE e.served_communes && CAST(:communes AS text[]) AND {where} LIMIT {pool}"
     rows = list(session.execute(text(served), params))
-    if c.home_visit:  # at home here: only the offers whose territory covers the place
-        pass
-    elif _estimated_rows(session, where, params) <= _walk_threshold(session, pool):
-        # A rare need: its matches come from the text / code indexes, sorted by distance.
-        rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
-                                     f"ORDER BY (e.geo <-> point(:x, :y)) + 0 LIMIT {pool}"), params).all()
-    else:
-        # A common need: walk the GiST index outwards from the place until `pool` matches are found (the
-        # box bounds the walk). Bitmap scans are off for this statement only: the planner underestimates
-        # how many points a box holds and would otherwise sort a whole neighbourhood.
-        session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        try:
-            rows += session.execute(text(f"{selected} WHERE {where} AND {box} "
-                                         f"ORDER BY e.geo <-> point(:x, :y) LIMIT {pool}"), params).all()
-        finally:
-            session.execute(text("SET LOCAL enable_bitmapscan = on"))
+    if not c.home_visit:  # « à domicile »: only the offers whose territory covers the place
+        rows += _nearest(session, selected, where, params, pool, c.radius_km)
     unique = {r.id: r for r in rows}.values()  # an offer serving the place may also be among the nearest
     rows = [r for r in unique if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
 
@@ -411,35 +484,113 @@ def result(row, place: Place | None, audience: str, now: datetime | None = None)
     }
 
 
-def _count(counter: dict, code: str | None, label: str | None) -> None:
-    if code is None:
-        return
-    entry = counter.setdefault(code, {"code": code, "label": label or code, "count": 0})
-    entry["count"] += 1
-
-
 def facets(rows) -> dict[str, list[dict]]:
-    found: dict[str, dict] = {name: {} for name in FACETS}
+    """Counts of the rows per facet value, most frequent first; a profession's or speciality's label is
+    the one of the first row holding it."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    first: dict[str, dict[str, str | None]] = {"specialties": {}, "professions": {}}  # code -> labels_text
+
+    def add(name: str, code: str) -> None:
+        counter = counts[name]
+        counter[code] = counter.get(code, 0) + 1
+
     for row in rows:
-        kind = patientele(row.age_min, row.age_max)
-        for letter in (kind or "").split("+"):
-            if letter:
-                _count(found["patientele"], letter, PATIENTELES[letter])
+        if row.age_min is not None:  # the letters of `patientele`
+            if row.age_min < 18:
+                add("patientele", "E")
+            if row.age_max is None or row.age_max >= 18:
+                add("patientele", "A")
         if row.offer_type:
-            _count(found["offer_type"], row.offer_type, OFFER_TYPES.get(row.offer_type))
-        for code in row.activities or []:
-            _count(found["operational_activities"], code, reference.label_of("operational_activities", code))
+            add("offer_type", row.offer_type)
+        for code in row.activities or ():
+            add("operational_activities", code)
         if row.care_mode:
-            _count(found["care_modes"], row.care_mode, reference.label_of("care_modes", row.care_mode))
+            add("care_modes", row.care_mode)
         if row.unit_type:
-            _count(found["unit_types"], row.unit_type, reference.label_of("unit_types", row.unit_type))
-        labels = row.labels or {}
-        for code in row.specialties or []:
-            _count(found["specialties"], code, (labels.get("specialties") or {}).get(code))
-        for code in row.professions or []:
-            _count(found["professions"], code, (labels.get("professions") or {}).get(code))
-    return {name: sorted(values.values(), key=lambda v: (-v["count"], v["label"]))
-            for name, values in found.items()}
+            add("unit_types", row.unit_type)
+        for name in ("specialties", "professions"):
+            for code in getattr(row, name) or ():
+                add(name, code)
+                first[name].setdefault(code, row.labels_text)
+
+    def label(name: str, code: str) -> str | None:
+        if name in first:
+            labels = json.loads(first[name][code] or "{}")
+            return (labels.get(name) or {}).get(code)
+        return _facet_label(name, code)
+
+    answer = {}
+    for name, counter in counts.items():
+        entries = [{"code": code, "label": label(name, code) or code, "count": n} for code, n in counter.items()]
+        answer[name] = sorted(entries, key=lambda v: (-v["count"], v["label"]))
+    return answer
+
+
+_ALL_FACETS = """
+WITH m AS MATERIALIZED ({matches}),
+counts AS (
+    SELECT 'offer_type' AS facet, offer_type AS code, count(*) AS n, NULL AS label FROM m
+     WHERE offer_type IS NOT NULL GROUP BY offer_type
+    UNION ALL SELECT 'unit_types', unit_type, count(*), NULL FROM m WHERE unit_type IS NOT NULL GROUP BY unit_type
+    UNION ALL SELECT 'care_modes', care_mode, count(*), NULL FROM m WHERE care_mode IS NOT NULL GROUP BY care_mode
+    UNION ALL SELECT 'operational_activities', x, count(*), NULL FROM m, unnest(activities) x GROUP BY x
+    UNION ALL SELECT 'professions', x, count(*), min(labels #>> ARRAY['professions', x]) FROM m, unnest(professions) x
+     GROUP BY x
+    UNION ALL SELECT 'specialties', x, count(*), min(labels #>> ARRAY['specialties', x]) FROM m, unnest(specialties) x
+     GROUP BY x
+    UNION ALL SELECT 'patientele', 'E', count(*), NULL FROM m WHERE age_min < 18
+    UNION ALL SELECT 'patientele', 'A', count(*), NULL FROM m WHERE age_min IS NOT NULL
+                                                            AND (age_max IS NULL OR age_max >= 18)
+    UNION ALL SELECT '', '', count(*), NULL FROM m
+)
+SELECT facet, code, n, label FROM counts WHERE n > 0
+"""
+_FACET_COLUMNS = "e.id, e.offer_type, e.unit_type, e.care_mode, e.activities, e.professions, e.specialties, " \
+                 "e.age_min, e.age_max, e.labels"
+
+
+def all_facets(session: Session, c: Criteria, place: Place | None) -> tuple[int, dict[str, list[dict]]]:
+    """The number of matches and the facets counted over every one of them (`facets=all`), not only the
+    200 a user can page through: with a place, the offers serving it and every match within the radius.
+    Its cost grows with the matches (every one is read), unlike the results'."""
+    found = _criteria_sql(session, c)
+    if found is None:
+        return 0, facets([])
+    where, params, _ = found
+    if place is None or place.latitude is None:
+        matches = f"SELECT {_FACET_COLUMNS} FROM offers.search_entries e WHERE {where}"
+    else:
+        params.update(_place_params(place, c))
+        served = f"SELECT {_FACET_COLUMNS} FROM offers.search_entries e WHERE e.served_communes && " \
+                 f"CAST(:communes AS text[]) AND {where}"
+        if c.home_visit:
+            matches = served
+        else:
+            cells = _cells_around(params["x"], params["y"], c.radius_km)
+            params["cells"] = cells
+            near = [where, _IN_SQUARE, f"{_DISTANCE} <= :radius"] + (
+                ["e.keys && CAST(:cells AS text[])"] if cells is not None else [])
+            matches = f"{served} UNION SELECT {_FACET_COLUMNS} FROM offers.search_entries e WHERE {' AND '.join(near)}"
+    total, counts = 0, {name: {} for name in FACETS}
+    for row in session.execute(text(_ALL_FACETS.format(matches=matches)), params):
+        if row.facet == "":
+            total = row.n
+            continue
+        label = row.label if row.facet in ("professions", "specialties") else None
+        counts[row.facet][row.code] = {"code": row.code, "count": row.n,
+                                       "label": label or _facet_label(row.facet, row.code) or row.code}
+    return total, {name: sorted(values.values(), key=lambda v: (-v["count"], v["label"]))
+                   for name, values in counts.items()}
+
+
+def _facet_label(name: str, code: str) -> str | None:
+    if name == "patientele":
+        return PATIENTELES[code]
+    if name == "offer_type":
+        return OFFER_TYPES.get(code)
+    if name in ("operational_activities", "care_modes", "unit_types"):
+        return reference.label_of(name, code)
+    return None
 
 
 def run(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> tuple[Place | None, list, bool]:
@@ -452,13 +603,18 @@ def run(session: Session, c: Criteria, audience: str, now: datetime | None = Non
 def search(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:
     place, rows, capped = run(session, c, audience, now)
     start = (c.page - 1) * PER_PAGE
-    return {
+    answer = {
         "total": len(rows), "capped": capped, "page": c.page, "per_page": PER_PAGE,
         "pages": max(1, math.ceil(len(rows) / PER_PAGE)),
         "place": place.to_dict() if place else None,
         "results": [result(r, place, audience, now) for r in details(session, rows[start:start + PER_PAGE])],
-        "facets": facets(rows),
     }
+    if c.facets == "all":
+        answer["matches"], answer["facets"] = all_facets(session, c, place)
+    else:
+        answer["matches"], answer["facets"] = None, facets(rows)
+    answer["facets_scope"] = c.facets
+    return answer
 
 
 def all_results(session: Session, c: Criteria, audience: str, now: datetime | None = None) -> dict:

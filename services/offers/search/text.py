@@ -6,6 +6,11 @@ A query is cut into words (accents, case, hyphens and apostrophes folded like th
 the French Snowball stemmer), so "reeduc pelvi" finds "Rééducation pelvi-périnéale". A word that
 starts no word of the index vocabulary (`offers.search_words`) is replaced by its nearest words by
 trigram similarity (pg_trgm): "kinesiterapie" finds "kinésithérapie". Words are ANDed.
+
+`tsquery` gives the query with its prefixes (for `ts_rank`, and on small tables); `matching` gives the
+same query with each prefix replaced by the exact lexemes of the index it starts (`offers.search_lexemes`):
+it matches the same entries, and the GIN index intersects exact lexemes by skipping through their
+posting lists where a prefix makes it read every posting list the prefix starts, whole.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ MAX_TERMS = 8
 MAX_TERM_LENGTH = 40
 CORRECTIONS_PER_TERM = 3
 MIN_SIMILARITY = 0.3
+MIN_EXPANDED_PREFIX = 3  # shorter prefixes may start lexemes the table does not hold: kept as prefixes
+MAX_EXPANSION = 64  # a prefix starting more lexemes is kept as a prefix (a bitmap of them is then cheaper)
 STOP_WORDS = frozenset("""
 a au aux avec ce ces chez d dans de des du en et l la le les leur mais ou par pour qu que qui sa se ses son
 sur un une vos votre""".split())
@@ -83,3 +90,37 @@ def tsquery(session: Session, query: str | None) -> str | None:
             return ""
         groups.append(" | ".join(f"{_escape(w)}:*" for w in options))
     return session.execute(_TSQUERY, {"groups": groups}).scalar() or ""
+
+
+_PREFIX = re.compile(r"'([a-z0-9]+)':\*")
+_EXPAND = text("""
+SELECT p.prefix, ARRAY(SELECT l.lexeme FROM offers.search_lexemes l
+                        WHERE l.lexeme >= p.prefix AND l.lexeme < p.prefix || chr(1114111)
+                        ORDER BY l.lexeme LIMIT :limit) AS lexemes
+  FROM unnest(CAST(:prefixes AS text[])) AS p(prefix)
+""")
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def matching(session: Session, tsq: str | None) -> str | None:
+    """The tsquery `tsq` with each prefix ('post':*) replaced by the lexemes of the index it starts
+    ('post' | 'postnatal' | 'poste'): the same matches, for the entries' GIN index. A prefix that starts
+    no lexeme stays (it matches nothing either way)."""
+    if not tsq:
+        return tsq
+    prefixes = sorted({p for p in _PREFIX.findall(tsq) if len(p) >= MIN_EXPANDED_PREFIX})
+    if not prefixes:
+        return tsq
+    found = {row.prefix: row.lexemes for row in session.execute(
+        _EXPAND, {"prefixes": prefixes, "limit": MAX_EXPANSION + 1})}
+
+    def replace(match: re.Match) -> str:
+        lexemes = found.get(match.group(1))
+        if not lexemes or len(lexemes) > MAX_EXPANSION:
+            return match.group(0)
+        return "( " + " | ".join(_quoted(x) for x in lexemes) + " )"
+
+    return _PREFIX.sub(replace, tsq)
