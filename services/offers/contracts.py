@@ -261,7 +261,7 @@ class ResourcePersonViewSchema(Schema):
 
 # ------------------------------------------------------------------ search suggestions, répertoire, favourites
 class SuggestionSchema(Schema):
-    in_ = fields.String(required=True, data_key="in", metadata={"description": "category of the label"})
+    in_ = fields.String(required=True, data_key="in", attribute="in", metadata={"description": "category of the label"})
     in_label = fields.String(required=True)
     code = fields.String(required=True, metadata={"description": "concept code, or structure id"})
     label = fields.String(required=True)

@@ -122,10 +122,10 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     @rpc
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
-        offer = access.load_offer(self.reader, region, offer_id)
+        offer, people = resource_persons.load_with_current(self.reader, region, offer_id)
         audience = access.audience(self.reader, who, offer)
         return {**views.view(offer, audience),
-                "resource_persons": resource_persons.for_sheet(self.reader, offer, audience)}
+                "resource_persons": resource_persons.for_sheet(self.reader, offer, audience, people=people)}
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""
