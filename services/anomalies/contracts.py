@@ -172,7 +172,8 @@ class AnomalyReporterSchema(Schema):
     email = _opt()
 
 
-class AnomalyViewSchema(Schema):
+class AnomalyItemSchema(Schema):
+    """An anomaly as lists show it (AnomalyViewSchema: one anomaly, with its ETag)."""
     id = fields.Integer(required=True)
     region = _str()
     status = _str(metadata={"description": "one of " + ", ".join(STATUSES)})
@@ -200,14 +201,17 @@ class AnomalyViewSchema(Schema):
     reporter = fields.Nested(AnomalyReporterSchema, required=True, allow_none=True,
                              metadata={"description": "regional team only"})
     allowed_actions = fields.List(fields.String(), required=True)
-    etag = _str()
+
+
+class AnomalyViewSchema(AnomalyItemSchema):
+    etag = _str(metadata={"description": "If-Match of the transitions"})
 
 
 class AnomalyListSchema(Schema):
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
-    items = fields.List(fields.Nested(AnomalyViewSchema), required=True)
+    items = fields.List(fields.Nested(AnomalyItemSchema), required=True)
 
 
 class TicketCategorySchema(Schema):

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 
 import eventlet
+import psycopg2
 import requests
 from eventlet.event import Event
+from eventlet.green import select as green_select
 from nameko.extensions import DependencyProvider
+from sqlalchemy.engine import make_url
 
 from services.common.config import setting
 from services.common.db import commit, database_url, session_factory
+from services.common.dependencies import Database
 from services.offers.fhir import national
 from services.offers.fhir.contracts import FHIR_JSON
+from services.offers.tree_cache import TreeCache
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +32,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class NationalPushRelay(DependencyProvider):
-    """PUTs the `national_pushes` outbox to ROR_NATIONAL_URL: woken after each worker of the service (a
+    """PUTs the `national_pushes` outbox to ROR_NATIONAL_URL: woken after each worker that queued a push (a
     publication is pushed at once) and every `interval` seconds (what waited for the endpoint)."""
 
     def __init__(self, interval: float = 2.0, timeout: float = 10.0):
@@ -90,5 +95,69 @@ class NationalPushRelay(DependencyProvider):
         return self
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
+        # Only after a worker that queued a push: a read must not pay a relay pass (a database transaction);
+        # the periodic pass still sends what waited.
+        if exc_info is None and any(isinstance(d, Database) and d.flagged(worker_ctx, national.QUEUED)
+                                    for d in self.container.dependencies):
             self.wake()
+
+
+class RepertoireListener(DependencyProvider):
+    """LISTEN offers_repertoire on a connection of its own and tell the tree cache (services.offers.tree_cache)
+    about every committed change; injects the cache. Reconnects after a lost connection (nothing is
+    cached meanwhile)."""
+
+    CHANNEL = "offers_repertoire"
+
+    def __init__(self, retry: float = 1.0, idle: float = 30.0):
+        self.retry = retry
+        self.idle = idle  # seconds between liveness checks of a quiet connection
+        self.cache = TreeCache()
+        self._thread = None
+
+    def setup(self):
+        self.dsn = make_url(database_url(self.container.config)).set(drivername="postgresql") \
+            .render_as_string(hide_password=False)
+
+    def start(self):
+        self._thread = eventlet.spawn(self._run)
+
+    def stop(self):
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = None
+        self.cache.listening(False)
+
+    kill = stop
+
+    def _run(self):
+        while True:
+            try:
+                self._listen()
+            except Exception:  # a lost connection, a restarted server: forget everything, try again
+                log.warning("répertoire listener lost its connection; tree cache off until it is back",
+                            exc_info=True)
+            self.cache.listening(False)
+            eventlet.sleep(self.retry)
+
+    def _listen(self):
+        conn = psycopg2.connect(self.dsn)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(f"LISTEN {self.CHANNEL}")
+            self.cache.listening(True)  # from here on every committed change is heard
+            while True:
+                readable, _, _ = green_select.select([conn], [], [], self.idle)
+                if not readable:
+                    with conn.cursor() as cursor:  # a quiet connection may be a dead one
+                        cursor.execute("SELECT 1")
+                conn.poll()
+                if conn.notifies:
+                    conn.notifies.clear()
+                    self.cache.changed()
+        finally:
+            conn.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.cache
