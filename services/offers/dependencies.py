@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import eventlet
 import psycopg2
 import requests
 from eventlet.event import Event
-from eventlet.green import select as green_select
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 from sqlalchemy.engine import make_url
 
@@ -103,61 +104,104 @@ class NationalPushRelay(DependencyProvider):
 
 
 class RepertoireListener(DependencyProvider):
-    """LISTEN offers_repertoire on a connection of its own and tell the tree cache (services.offers.tree_cache)
-    about every committed change; injects the cache. Reconnects after a lost connection (nothing is
-    cached meanwhile)."""
+    """The répertoire trees (services.offers.tree_cache) and what keeps them true: a connection of its own
+    that LISTENs to offers_repertoire. Before a kept tree is served, `sync()` makes one round trip on that
+    connection: PostgreSQL sends the notifications of every transaction committed before the query along
+    with its answer, so a change committed before the read (by this service, another process, a test)
+    is always heard, and a read sees its own writes. One trivial query instead of four (two recursive)
+    and the Python that builds a tree. A lost connection turns the cache off until it is back."""
 
     CHANNEL = "offers_repertoire"
+    APPLICATION_NAME = "ror-offers-repertoire-listener"  # pg_stat_activity
 
-    def __init__(self, retry: float = 1.0, idle: float = 30.0):
-        self.retry = retry
-        self.idle = idle  # seconds between liveness checks of a quiet connection
+    def __init__(self, retry: float = 1.0, drain: float = 5.0):
+        self.retry = retry  # seconds before connecting again after a failure
+        self.drain = drain  # seconds between passes reading the notifications of a quiet service
         self.cache = TreeCache()
-        self._thread = None
+        self._conn = None
+        self._lock = Semaphore(1)
+        self._asked = self._done = 0
+        self._retry_at = 0.0
+        self._gt = None
 
     def setup(self):
         self.dsn = make_url(database_url(self.container.config)).set(drivername="postgresql") \
             .render_as_string(hide_password=False)
 
     def start(self):
-        self._thread = eventlet.spawn(self._run)
+        self._gt = self.container.spawn_managed_thread(self._drain_loop)
 
     def stop(self):
-        if self._thread is not None:
-            self._thread.kill()
-            self._thread = None
+        if self._gt is not None:
+            self._gt.kill()
+            self._gt = None
+        self._drop()
+
+    def kill(self):
+        self.stop()
+
+    def _drain_loop(self):
+        while True:
+            self.sync()
+            eventlet.sleep(self.drain)
+
+    def _connection(self):
+        if self._conn is None:
+            if time.monotonic() < self._retry_at:
+                return None
+            conn = psycopg2.connect(self.dsn, application_name=self.APPLICATION_NAME)
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cursor:
+                    cursor.execute(f"LISTEN {self.CHANNEL}")
+            except Exception:
+                conn.close()
+                raise
+            self._conn = conn
+            self.cache.listening(True)  # from here on every committed change is heard
+        return self._conn
+
+    def _drop(self):
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
         self.cache.listening(False)
 
-    kill = stop
-
-    def _run(self):
-        while True:
+    def sync(self) -> bool:
+        """Hear every change committed before this call. False when no listener is connected (nothing is
+        cached then). Concurrent callers share a round trip that began after they asked."""
+        self._asked += 1
+        ticket = self._asked
+        with self._lock:
+            if self._done >= ticket:
+                return self.cache.live
+            covered = self._asked
             try:
-                self._listen()
-            except Exception:  # a lost connection, a restarted server: forget everything, try again
-                log.warning("répertoire listener lost its connection; tree cache off until it is back",
-                            exc_info=True)
-            self.cache.listening(False)
-            eventlet.sleep(self.retry)
-
-    def _listen(self):
-        conn = psycopg2.connect(self.dsn)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cursor:
-                cursor.execute(f"LISTEN {self.CHANNEL}")
-            self.cache.listening(True)  # from here on every committed change is heard
-            while True:
-                readable, _, _ = green_select.select([conn], [], [], self.idle)
-                if not readable:
-                    with conn.cursor() as cursor:  # a quiet connection may be a dead one
-                        cursor.execute("SELECT 1")
-                conn.poll()
+                conn = self._connection()
+                if conn is None:
+                    return False
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT 1")
                 if conn.notifies:
                     conn.notifies.clear()
                     self.cache.changed()
-        finally:
-            conn.close()
+                self._done = covered
+                return True
+            except Exception:
+                log.warning("répertoire listener lost its connection; tree cache off until it is back",
+                            exc_info=True)
+                self._drop()
+                self._retry_at = time.monotonic() + self.retry
+                return False
+
+    def get(self, key, build):
+        """The tree of `key`, kept or built by `build`."""
+        if not self.sync():
+            return build()
+        return self.cache.get(key, build)
 
     def get_dependency(self, worker_ctx):
-        return self.cache
+        return self

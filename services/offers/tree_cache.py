@@ -3,8 +3,10 @@ recursive, and a few milliseconds of Python for every read of a tree that change
 
 A tree is kept per (region, département, discipline) while nothing it shows has changed. The database
 says when: a trigger on the tables a tree shows sends NOTIFY offers_repertoire on commit, from whichever
-process made the change (this service, another instance, an import; migration c4d5e6f7a8b9), and the
-service's listener (services.offers.dependencies.RepertoireListener) calls `changed()`. Without a live
+process made the change (this service, another instance, an import; migration c4d5e6f7a8b9). The
+service's listener (services.offers.dependencies.RepertoireListener) makes a round trip on its LISTEN
+connection before serving a kept tree, which delivers the notifications of every earlier commit, and
+calls `changed()` when there are any: a read sees every change committed before it. Without a live
 listener nothing is cached (a lost connection could hide a change).
 
 Plain module (no nameko, no database): unit-tested directly.
