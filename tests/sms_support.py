@@ -4,42 +4,27 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
-from tests.national_support import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.local_servers import LocalServer
 
 
-class SmsStandIn:
+class SmsStandIn(LocalServer):
+    label = "SMS stand-in"
+
     def __init__(self, folder: Path):
+        super().__init__("deploy/sms_server.py", ["--smsdir", str(folder)], log=folder.parent / "sms.log")
         self.folder = folder
-        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/messages"
-        self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "deploy" / "sms_server.py"), "--port", str(self.port),
-             "--smsdir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=open(self.folder.parent / "sms.log", "w"))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("SMS stand-in did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
+    def ready(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
 
     def messages(self, to: str) -> list[dict]:
         """Messages stored for `to` (+33… form), oldest first."""

@@ -154,7 +154,7 @@ class SelfServiceRoutes:
         return api.call(self.accounts, "provision_account", ctx.region, ctx.json(ProvisionSchema()), ctx.actor())
 
     @endpoint("POST", "/api/<region>/me/ror-account/link", AUTHENTICATED, request=LinkRequestSchema,
-              response=LinkSentSchema, status=202, tags=TAGS, errors=(429,))  # 5 requests an hour
+              response=LinkSentSchema, status=202, tags=TAGS, errors=(429,))  # 5 codes an hour
     def request_ror_account_link(self, ctx: Context):
         """« Se connecter avec un compte ROR existant »: a code is e-mailed to that account's address."""
         return api.call(self.accounts, "request_link", ctx.region, ctx.json(LinkRequestSchema()), ctx.actor())

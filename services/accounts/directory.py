@@ -19,6 +19,8 @@ from keycloak.exceptions import (
     KeycloakConnectionError,
     KeycloakError,
 )
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from services.common.config import setting
 from services.common.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -35,15 +37,28 @@ def _unavailable(exc: BaseException) -> Unavailable:
                        {"keycloak": f"{type(exc).__name__}: {exc}"[:300]})
 
 
+# A connection that failed before the request left is retried once, whatever the method; a request that
+# may have reached Keycloak (read timeout, connection dropped mid-answer) is retried only when it reads.
+# python-keycloak's own adapter retries POST and PUT after a read timeout: Keycloak had already acted, so
+# a user was created twice or an e-mail sent twice while the caller was told it failed.
+SAFE_RETRY = Retry(total=1, connect=1, read=1, status=0, other=0,
+                   allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}), raise_on_status=False)
+
+
+def _admin_connection(server_url: str, realm: str, client_secret: str, timeout: int) -> KeycloakOpenIDConnection:
+    connection = KeycloakOpenIDConnection(server_url=server_url, realm_name=realm, client_id=CLIENT_ID,
+                                          client_secret_key=client_secret, verify=True, timeout=timeout)
+    for prefix in ("https://", "http://"):
+        connection._s.mount(prefix, HTTPAdapter(max_retries=SAFE_RETRY))  # no public hook for the adapter
+    return connection
+
+
 class Directory:
     """Users and realm roles of one regional realm."""
 
     def __init__(self, server_url: str, realm: str, client_secret: str, timeout: int = 10):
         self.realm = realm
-        self.admin = KeycloakAdmin(connection=KeycloakOpenIDConnection(
-            server_url=server_url, realm_name=realm, client_id=CLIENT_ID,
-            client_secret_key=client_secret, verify=True, timeout=timeout,
-        ))
+        self.admin = KeycloakAdmin(connection=_admin_connection(server_url, realm, client_secret, timeout))
 
     def _call(self, method: str, *args, not_found: type[Exception] | None = None, **kwargs):
         """Run an admin call; a 404 becomes `not_found` (or re-raises), transport trouble becomes 503."""

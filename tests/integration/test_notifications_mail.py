@@ -18,7 +18,8 @@ from services.notifications.models import Mail
 from services.notifications.service import NotificationsService
 from services.offers.models import Outbox as OffersOutbox
 from tests.conftest import _ensure_vhost
-from tests.notify_support import SmtpSink, free_port, mails_to
+from tests.local_servers import free_port
+from tests.notify_support import SmtpSink, mails_to
 from tests.offers_support import complete_draft, make_offer, subject_of
 
 pytestmark = pytest.mark.integration

@@ -28,8 +28,9 @@ from services.common.migrations import upgrade_all
 from services.notifications.service import NotificationsService
 from services.offers import access, lifecycle
 from services.offers.service import OffersService
+from tests.local_servers import free_port
 from tests.national_support import NationalStandIn
-from tests.notify_support import Receiver, SmtpSink, free_port
+from tests.notify_support import Receiver, SmtpSink
 from tests.offers_support import complete_draft, make_offer, subject_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

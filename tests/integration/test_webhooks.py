@@ -18,7 +18,8 @@ from nameko.standalone.events import event_dispatcher
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from services.common.events import make_event
-from tests.notify_support import Receiver, free_port
+from tests.local_servers import free_port
+from tests.notify_support import Receiver
 from tests.offers_support import complete_draft, make_offer, subject_of
 
 pytestmark = pytest.mark.integration
