@@ -178,8 +178,30 @@ def error_response(exc: BaseException) -> Response:
                     mimetype="application/json")
 
 
-def to_response(result: Any, status: int, ep: Endpoint | None = None) -> Response:
-    """The handler's answer as HTTP; a JSON body goes through the endpoint's declared schema."""
+def dropped_keys(original: Any, dumped: Any, path: str = "") -> list[str]:
+    """Paths of the keys of `original` that `dumped` lost (a schema dump silently drops the keys it
+    does not declare)."""
+    if isinstance(original, dict) and isinstance(dumped, dict):
+        lost = []
+        for key, value in original.items():
+            if key not in dumped:
+                lost.append(f"{path}.{key}" if path else str(key))
+            else:
+                lost += dropped_keys(value, dumped[key], f"{path}.{key}" if path else str(key))
+        return lost
+    if isinstance(original, (list, tuple)) and isinstance(dumped, (list, tuple)):
+        return [p for i, (a, b) in enumerate(zip(original, dumped, strict=False))
+                for p in dropped_keys(a, b, f"{path}[{i}]")]
+    return []
+
+
+class UndeclaredField(Exception):
+    """A handler answered a key its response schema does not declare (strict mode: tests)."""
+
+
+def to_response(result: Any, status: int, ep: Endpoint | None = None, strict: bool = False) -> Response:
+    """The handler's answer as HTTP; a JSON body goes through the endpoint's declared schema. `strict`
+    (ROR_STRICT_RESPONSES, on in the tests) turns a key the schema would drop into an error."""
     if isinstance(result, Response):
         return result
     if not isinstance(result, Reply):
@@ -188,7 +210,10 @@ def to_response(result: Any, status: int, ep: Endpoint | None = None) -> Respons
         body = result.body
         schema = (ep.replies or {}).get(result.status, ep.response_schema) if ep is not None else None
         if schema is not None:
-            body = dump(schema, body)
+            dumped = dump(schema, body)
+            if strict and (lost := dropped_keys(body, dumped)):
+                raise UndeclaredField(f"{ep.name}: {type(instance(schema)).__name__} drops {lost}")
+            body = dumped
         payload = json.dumps(body, ensure_ascii=False, default=str)
     else:
         payload = result.body
@@ -230,6 +255,7 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
 
         @functools.wraps(fn)
         def handler(self, req: Request, **params):
+            strict = setting("ROR_STRICT_RESPONSES", self.config) == "1"
             try:
                 edge.check_request(req, params)  # sizes and characters before anything else
                 region = params.pop("region", None)
@@ -247,7 +273,8 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
 
                 def run() -> Response:
                     try:
-                        return to_response(fn(self, Context(self, req, region, identity, query), **params), status, ep)
+                        return to_response(fn(self, Context(self, req, region, identity, query), **params), status, ep,
+                                           strict)
                     except Exception as exc:
                         return error_response(exc)
 

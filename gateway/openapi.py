@@ -69,7 +69,8 @@ def build_spec() -> dict:
         op: dict = {
             "summary": ep.summary or ep.name, "operationId": ep.name, "tags": list(ep.tags),
             "parameters": params, "x-access": ep.access,
-            "responses": {str(ep.status): {"description": "Success"}},
+            # an endpoint that always refuses (structures added / removed only through a dossier) says so
+            "responses": {str(ep.status): {"description": "Success" if ep.status < 400 else _STATUS_TEXT[ep.status]}},
         }
         if ep.status == 204:
             pass  # no content

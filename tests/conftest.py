@@ -103,6 +103,8 @@ def suite_config(db_url, amqp_uri, national_ror, sms_gateway):
         "ROR_WEBHOOK_SCHEDULE": "0,1,2,3,5,8",
         # The suite's tests make many anonymous writes from 127.0.0.1; tests of the limits lower it.
         "ROR_RATE_LIMIT_FACTOR": "100",
+        # An answer with a key its response schema would drop fails (500): every test checks the schemas.
+        "ROR_STRICT_RESPONSES": "1",
     }
 
 

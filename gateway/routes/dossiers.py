@@ -9,8 +9,17 @@ from marshmallow import Schema, fields, validate
 
 from gateway import api
 from gateway.api import PROFESSIONAL, Context, Reply, endpoint
+from gateway.schemas import ErrorSchema
 from services.common.db import ROW_ID_MAX
 from services.common.errors import Forbidden
+from services.dossiers.contracts import (
+    CollaboratorsSchema,
+    CommentViewSchema,
+    DossierSummarySchema,
+    DossierViewSchema,
+    HistoryEntryViewSchema,
+)
+from services.offers.contracts import StructureSheetSchema, StructureWriteSchema
 
 TAGS = ("dossiers",)
 ROW_ID = validate.Range(1, ROW_ID_MAX, error="Identifiant inconnu.")
@@ -74,24 +83,28 @@ def _with_etag(dossier: dict, status: int = 200) -> Reply:
 
 class DossiersRoutes:
     # ------------------------------------------------------------------ dossiers
-    @endpoint("POST", "/api/<region>/dossiers", PROFESSIONAL, request=OpenDossierSchema, status=201, tags=TAGS)
+    @endpoint("POST", "/api/<region>/dossiers", PROFESSIONAL, request=OpenDossierSchema, status=201, tags=TAGS,
+              response=DossierViewSchema)
     def open_dossier(self, ctx: Context):
         """« Créer un dossier collaboratif » on an EG (directeur or structure editor; one open per EG)."""
         data = ctx.json(OpenDossierSchema())
         return _with_etag(api.call(self.dossiers, "open_dossier", ctx.region, data, ctx.actor(), timeout=60), 201)
 
-    @endpoint("GET", "/api/<region>/dossiers", PROFESSIONAL, tags=TAGS, query=DossierListQuerySchema)
+    @endpoint("GET", "/api/<region>/dossiers", PROFESSIONAL, tags=TAGS, query=DossierListQuerySchema,
+              response=DossierSummarySchema(many=True))
     def list_dossiers(self, ctx: Context):
         """The caller's dossiers; every dossier of the region for the regional team."""
         args = ctx.query()
         return api.call(self.dossiers, "list_dossiers", ctx.region, ctx.actor(), status=args["status"])
 
-    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>", PROFESSIONAL, tags=TAGS)
+    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>", PROFESSIONAL, tags=TAGS,
+              response=DossierViewSchema)
     def get_dossier(self, ctx: Context, dossier_id: int):
         """The dossier, its status, the actions open to the caller and its sheets (EG → … → UO)."""
         return _with_etag(api.call(self.dossiers, "get_dossier", ctx.region, dossier_id, ctx.actor()))
 
-    @endpoint("PUT", "/api/<region>/dossiers/<int:dossier_id>", PROFESSIONAL, request=RenameSchema, tags=TAGS)
+    @endpoint("PUT", "/api/<region>/dossiers/<int:dossier_id>", PROFESSIONAL, request=RenameSchema, tags=TAGS,
+              response=DossierViewSchema)
     def rename_dossier(self, ctx: Context, dossier_id: int):
         """The dossier's name (« Nom * », then « Enregistrer »)."""
         body = ctx.json(RenameSchema())
@@ -100,7 +113,7 @@ class DossiersRoutes:
                                    if_match))
 
     @endpoint("PUT", "/api/<region>/dossiers/<int:dossier_id>/sheets/<int:sheet_id>", PROFESSIONAL,
-              request=SheetSaveSchema, tags=TAGS)
+              request=SheetSaveSchema, response=DossierViewSchema, tags=TAGS)
     def save_dossier_sheet(self, ctx: Context, dossier_id: int, sheet_id: int):
         """« Enr. et mettre en attente » (finalise false) or « Enr. et finaliser » (finalise true)."""
         body = ctx.json(SheetSaveSchema())
@@ -109,7 +122,7 @@ class DossiersRoutes:
                                    body["finalise"], ctx.actor(), if_match))
 
     @endpoint("POST", "/api/<region>/dossiers/<int:dossier_id>/sheets", PROFESSIONAL, request=SheetCreateSchema,
-              status=201, tags=TAGS)
+              status=201, response=DossierViewSchema, tags=TAGS)
     def create_dossier_sheet(self, ctx: Context, dossier_id: int):
         """« Créer des unités » below a sheet (for a UO, the type of UO first)."""
         body = ctx.json(SheetCreateSchema())
@@ -117,14 +130,16 @@ class DossiersRoutes:
         return _with_etag(api.call(self.dossiers, "add_sheet", ctx.region, dossier_id, body, ctx.actor(),
                                    if_match), 201)
 
-    @endpoint("DELETE", "/api/<region>/dossiers/<int:dossier_id>/sheets/<int:sheet_id>", PROFESSIONAL, tags=TAGS)
+    @endpoint("DELETE", "/api/<region>/dossiers/<int:dossier_id>/sheets/<int:sheet_id>", PROFESSIONAL, tags=TAGS,
+              response=DossierViewSchema)
     def remove_dossier_sheet(self, ctx: Context, dossier_id: int, sheet_id: int):
         """Mark an existing unit (and what is below it) for removal."""
         if_match = ctx.if_match()
         return _with_etag(api.call(self.dossiers, "remove_sheet", ctx.region, dossier_id, sheet_id, ctx.actor(),
                                    if_match))
 
-    @endpoint("POST", "/api/<region>/dossiers/<int:dossier_id>/finalise", PROFESSIONAL, tags=TAGS)
+    @endpoint("POST", "/api/<region>/dossiers/<int:dossier_id>/finalise", PROFESSIONAL, tags=TAGS,
+              response=DossierViewSchema)
     def finalise_dossier_sheets(self, ctx: Context, dossier_id: int):
         """« Finaliser les fiches »: every valid sheet turns green; 400 lists the others."""
         if_match = ctx.if_match()
@@ -132,7 +147,7 @@ class DossiersRoutes:
                                    if_match, timeout=60))
 
     @endpoint("POST", "/api/<region>/dossiers/<int:dossier_id>/transitions", PROFESSIONAL,
-              request=TransitionSchema, tags=TAGS)
+              request=TransitionSchema, response=DossierViewSchema, tags=TAGS)
     def dossier_transition(self, ctx: Context, dossier_id: int):
         """send (« Envoyer en validation »), approve (Directeur), validate (regional team, then publication),
         reject (reason required), cancel, retry (publication again after a failure)."""
@@ -141,13 +156,14 @@ class DossiersRoutes:
         return _with_etag(api.call(self.dossiers, "transition", ctx.region, dossier_id, body["action"],
                                    body["comment"], ctx.actor(), if_match, timeout=90))
 
-    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>/collaborators", PROFESSIONAL, tags=TAGS)
+    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>/collaborators", PROFESSIONAL, tags=TAGS,
+              response=CollaboratorsSchema)
     def list_dossier_collaborators(self, ctx: Context, dossier_id: int):
         """Contributors, and which sheets each changed last."""
         return api.call(self.dossiers, "collaborators", ctx.region, dossier_id, ctx.actor())
 
     @endpoint("POST", "/api/<region>/dossiers/<int:dossier_id>/collaborators", PROFESSIONAL,
-              request=CollaboratorSchema, status=201, tags=TAGS)
+              request=CollaboratorSchema, status=201, response=CollaboratorsSchema, tags=TAGS)
     def add_dossier_collaborator(self, ctx: Context, dossier_id: int):
         """The Directeur (or the editor who opened it) adds a contributor by username."""
         body = ctx.json(CollaboratorSchema())
@@ -157,25 +173,27 @@ class DossiersRoutes:
         return Reply(answer, 201, headers={"ETag": answer["etag"]})
 
     @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>/comments", PROFESSIONAL, tags=TAGS,
-              query=CommentQuerySchema)
+              query=CommentQuerySchema, response=CommentViewSchema(many=True))
     def list_dossier_comments(self, ctx: Context, dossier_id: int):
         """Comments on the dossier (`sheet_id` for one sheet's)."""
         args = ctx.query()
         return api.call(self.dossiers, "comments", ctx.region, dossier_id, ctx.actor(), sheet_id=args["sheet_id"])
 
     @endpoint("POST", "/api/<region>/dossiers/<int:dossier_id>/comments", PROFESSIONAL, request=CommentSchema,
-              status=201, tags=TAGS)
+              status=201, response=CommentViewSchema, tags=TAGS)
     def add_dossier_comment(self, ctx: Context, dossier_id: int):
         """Comment on the dossier or on one of its sheets (appended: no If-Match)."""
         body = ctx.json(CommentSchema())
         return api.call(self.dossiers, "add_comment", ctx.region, dossier_id, body, ctx.actor())
 
-    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>/history", PROFESSIONAL, tags=TAGS)
+    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>/history", PROFESSIONAL, tags=TAGS,
+              response=HistoryEntryViewSchema(many=True))
     def dossier_history(self, ctx: Context, dossier_id: int):
         """Audit trail: transitions and sheet saves (who, role, when, comment, data before / after)."""
         return api.call(self.dossiers, "history", ctx.region, dossier_id, ctx.actor())
 
-    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>.pdf", PROFESSIONAL, tags=TAGS)
+    @endpoint("GET", "/api/<region>/dossiers/<int:dossier_id>.pdf", PROFESSIONAL, tags=TAGS,
+              produces="application/pdf")
     def dossier_pdf(self, ctx: Context, dossier_id: int):
         """« Export PDF »: the dossier and all its sheets with their status."""
         answer = api.call(self.dossiers, "pdf", ctx.region, dossier_id, ctx.actor(), timeout=60)
@@ -183,14 +201,16 @@ class DossiersRoutes:
                      headers={"Content-Disposition": f'inline; filename="{answer["filename"]}"'})
 
     # ------------------------------------------------------------------ structures, in place
-    @endpoint("GET", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS)
+    @endpoint("GET", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS,
+              response=StructureSheetSchema)
     def get_structure(self, ctx: Context, structure_id: int):
         """One structure's sheet (administrative data; for a UO activities, practitioners, capacities and
         their history) with its ETag."""
         answer = api.call(self.offers, "get_structure", ctx.region, structure_id, ctx.actor())
         return _with_etag(answer)
 
-    @endpoint("PUT", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS)
+    @endpoint("PUT", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS,
+              response=StructureWriteSchema)
     def update_structure(self, ctx: Context, structure_id: int):
         """Administrative data (address, phone, website, e-mail, MSSanté, director's name), If-Match."""
         data = ctx.json()
@@ -198,7 +218,8 @@ class DossiersRoutes:
         return _with_etag(api.call(self.offers, "update_structure", ctx.region, structure_id, data, ctx.actor(),
                                    if_match))
 
-    @endpoint("PUT", "/api/<region>/structures/<int:structure_id>/activities", PROFESSIONAL, tags=STRUCTURE_TAGS)
+    @endpoint("PUT", "/api/<region>/structures/<int:structure_id>/activities", PROFESSIONAL, tags=STRUCTURE_TAGS,
+              response=StructureWriteSchema)
     def set_structure_activities(self, ctx: Context, structure_id: int):
         """Operational activities of a UO: the whole list, or `add` / `remove` codes."""
         data = ctx.json()
@@ -207,7 +228,7 @@ class DossiersRoutes:
                                    ctx.actor(), if_match))
 
     @endpoint("POST", "/api/<region>/structures/<int:structure_id>/practitioners", PROFESSIONAL, status=201,
-              tags=STRUCTURE_TAGS)
+              response=StructureWriteSchema, tags=STRUCTURE_TAGS)
     def add_structure_practitioner(self, ctx: Context, structure_id: int):
         """« Ajouter une personne » to a consultation UO: RPPS, or name and profession; speciality, sector."""
         data = ctx.json()
@@ -216,14 +237,15 @@ class DossiersRoutes:
                                    ctx.actor(), if_match), 201)
 
     @endpoint("DELETE", "/api/<region>/structures/<int:structure_id>/practitioners/<int:practitioner_id>",
-              PROFESSIONAL, tags=STRUCTURE_TAGS)
+              PROFESSIONAL, response=StructureWriteSchema, tags=STRUCTURE_TAGS)
     def remove_structure_practitioner(self, ctx: Context, structure_id: int, practitioner_id: int):
         """Detach a person from a consultation UO."""
         if_match = ctx.if_match()
         return _with_etag(api.call(self.offers, "remove_structure_practitioner", ctx.region, structure_id,
                                    practitioner_id, ctx.actor(), if_match))
 
-    @endpoint("PUT", "/api/<region>/structures/<int:structure_id>/capacities", PROFESSIONAL, tags=STRUCTURE_TAGS)
+    @endpoint("PUT", "/api/<region>/structures/<int:structure_id>/capacities", PROFESSIONAL, tags=STRUCTURE_TAGS,
+              response=StructureWriteSchema)
     def set_structure_capacities(self, ctx: Context, structure_id: int):
         """Full hospitalisation: installed beds, available beds (time of the update kept as history)."""
         data = ctx.json()
@@ -231,12 +253,14 @@ class DossiersRoutes:
         return _with_etag(api.call(self.offers, "set_structure_capacities", ctx.region, structure_id, data,
                                    ctx.actor(), if_match))
 
-    @endpoint("POST", "/api/<region>/structures", PROFESSIONAL, tags=STRUCTURE_TAGS)
+    @endpoint("POST", "/api/<region>/structures", PROFESSIONAL, tags=STRUCTURE_TAGS, status=403,
+              response=ErrorSchema)
     def create_structure(self, ctx: Context):
         """Adding a pôle, service, UF or UO goes through a dossier collaboratif (403)."""
         raise Forbidden(DOSSIER_NEEDED.replace("{region}", ctx.region), {"dossier": "required"})
 
-    @endpoint("DELETE", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS)
+    @endpoint("DELETE", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS,
+              status=403, response=ErrorSchema)
     def delete_structure(self, ctx: Context, structure_id: int):
         """Removing a pôle, service, UF or UO goes through a dossier collaboratif (403)."""
         raise Forbidden(DOSSIER_NEEDED.replace("{region}", ctx.region), {"dossier": "required",

@@ -11,7 +11,16 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway import api
 from gateway.api import ANONYMOUS, AUTHENTICATED, PROFESSIONAL, Context, Reply, endpoint
-from services.offers.contracts import CATEGORIES, FACET_SCOPES, OFFER_TYPES, PATIENTELES, SORTS
+from services.offers.contracts import (
+    CATEGORIES,
+    FACET_SCOPES,
+    OFFER_TYPES,
+    PATIENTELES,
+    SORTS,
+    FavouriteSchema,
+    RepertoireAnswerSchema,
+    SuggestionSchema,
+)
 
 TAGS = ("search",)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -107,28 +116,33 @@ class SearchRoutes:
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      headers={"Content-Disposition": f'attachment; filename="{answer["filename"]}"'})
 
-    @endpoint("GET", "/api/<region>/search/suggest", ANONYMOUS, tags=TAGS, query=SuggestQuerySchema)
+    @endpoint("GET", "/api/<region>/search/suggest", ANONYMOUS, tags=TAGS, query=SuggestQuerySchema,
+              response=SuggestionSchema(many=True))
     def search_suggest(self, ctx: Context):
         """Suggestions from 3 letters: labels of the category (or of all of the ROR), establishments."""
         args = ctx.query()
         return api.call(self.offers, "search_suggest", ctx.region, args["q"], args["in_"], limit=args["limit"])
 
-    @endpoint("GET", "/api/<region>/repertoire", PROFESSIONAL, tags=TAGS, query=RepertoireQuerySchema)
+    @endpoint("GET", "/api/<region>/repertoire", PROFESSIONAL, tags=TAGS, query=RepertoireQuerySchema,
+              response=RepertoireAnswerSchema)
     def repertoire_legal_entities(self, ctx: Context):
         """Répertoire: legal entities (EJ) by name or FINESS number, with their sites and favourites."""
         return api.call(self.offers, "repertoire_legal_entities", ctx.region, ctx.query()["q"], actor=ctx.actor())
 
-    @endpoint("GET", "/api/<region>/favourites", AUTHENTICATED, tags=TAGS)
+    @endpoint("GET", "/api/<region>/favourites", AUTHENTICATED, tags=TAGS,
+              response=FavouriteSchema(many=True))
     def list_favourites(self, ctx: Context):
         """The caller's favourite structures."""
         return api.call(self.offers, "favourites", ctx.region, ctx.actor())
 
-    @endpoint("GET", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, tags=TAGS)
+    @endpoint("GET", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, tags=TAGS,
+              response=FavouriteSchema)
     def get_favourite(self, ctx: Context, structure_id: int):
         """200 when the structure is one of the caller's favourites, 404 otherwise."""
         return api.call(self.offers, "favourite", ctx.region, structure_id, ctx.actor())
 
-    @endpoint("PUT", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, tags=TAGS)
+    @endpoint("PUT", "/api/<region>/favourites/<int:structure_id>", AUTHENTICATED, tags=TAGS,
+              response=FavouriteSchema)
     def add_favourite(self, ctx: Context, structure_id: int):
         """« Ajouter aux favoris » (idempotent: 200 whether it was already one or not; `created` tells)."""
         return api.call(self.offers, "add_favourite", ctx.region, structure_id, ctx.actor())

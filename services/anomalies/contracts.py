@@ -121,3 +121,171 @@ class TicketQuerySchema(Schema):
 class TicketAccessSchema(Schema):
     token = fields.String(load_default=None, validate=validate.Length(max=100))
     expert_token = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+# ---- responses (the gateway dumps every answer through these: services.anomalies.reports.view and
+# services.anomalies.tickets.view build the dicts; tests/integration check that nothing is dropped)
+def _str(**kwargs) -> fields.String:
+    return fields.String(required=True, **kwargs)
+
+
+def _opt(**kwargs) -> fields.String:
+    """Always present, possibly null."""
+    return fields.String(required=True, allow_none=True, **kwargs)
+
+
+class CodeDisplaySchema(Schema):
+    code = _str()
+    display = _str()
+
+
+class AnomalyTargetViewSchema(Schema):
+    kind = _str(metadata={"description": "one of " + ", ".join(TARGET_KINDS)})
+    id = fields.Integer(required=True, allow_none=True)
+    label = _opt()
+    level = _opt(metadata={"description": "legal_entity, site, unit… or offer"})
+    departement = _opt()
+    structure_path = fields.List(fields.Integer(), required=True, metadata={"description": "the sheet and its ancestors"})
+
+
+class AnomalyOwnerSchema(Schema):
+    label = _opt()
+
+
+class AnomalyRoutingSchema(Schema):
+    kind = _str(metadata={"description": "ror_cell | authority"})
+    name = _opt()
+
+
+class AnomalyNoteViewSchema(Schema):
+    author = _opt(metadata={"description": "shown to the regional team only"})
+    role = _opt()
+    action = _opt()
+    body = _opt()
+    from_status = _opt()
+    to_status = _opt()
+    at = _str()
+
+
+class AnomalyReporterSchema(Schema):
+    username = _opt()
+    email = _opt()
+
+
+class AnomalyItemSchema(Schema):
+    """An anomaly as lists show it (AnomalyViewSchema: one anomaly, with its ETag)."""
+    id = fields.Integer(required=True)
+    region = _str()
+    status = _str(metadata={"description": "one of " + ", ".join(STATUSES)})
+    status_label = _str()
+    business_status = fields.Nested(CodeDisplaySchema, required=True,
+                                    metadata={"description": "TRE_R352 StatutMetierAnomalie"})
+    theme = _str()
+    theme_code = fields.Nested(CodeDisplaySchema, required=True, metadata={"description": "TRE_R350"})
+    target = fields.Nested(AnomalyTargetViewSchema, required=True)
+    owner = fields.Nested(AnomalyOwnerSchema, required=True)
+    field = _opt()
+    wrong_value = _opt()
+    proposed_value = _opt()
+    message = _str()
+    reporting_system = _opt()
+    rule_id = _opt()
+    period = _opt()
+    routed_to = fields.Nested(AnomalyRoutingSchema, required=True)
+    resolution_comment = _opt()
+    created_at = _str()
+    updated_at = _opt()
+    forwarded_at = _opt()
+    closed_at = _opt()
+    history = fields.List(fields.Nested(AnomalyNoteViewSchema), required=True)
+    reporter = fields.Nested(AnomalyReporterSchema, required=True, allow_none=True,
+                             metadata={"description": "regional team only"})
+    allowed_actions = fields.List(fields.String(), required=True)
+
+
+class AnomalyViewSchema(AnomalyItemSchema):
+    etag = _str(metadata={"description": "If-Match of the transitions"})
+
+
+class AnomalyListSchema(Schema):
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    items = fields.List(fields.Nested(AnomalyItemSchema), required=True)
+
+
+class TicketCategorySchema(Schema):
+    code = _str()
+    label = _str()
+
+
+class SupportInfoSchema(Schema):
+    region = _str()
+    label = _str()
+    phone = _opt()
+    email = _opt()
+    hours = _str()
+    categories = fields.List(fields.Nested(TicketCategorySchema), required=True)
+
+
+class TicketMessageViewSchema(Schema):
+    id = fields.Integer(required=True)
+    author = _opt()
+    author_role = _str()
+    internal = fields.Boolean(required=True)
+    body = _opt()
+    action = _opt()
+    from_status = _opt()
+    to_status = _opt()
+    at = _opt()
+
+
+class TicketDueSchema(Schema):
+    first_response_due = _opt()
+    update_due = _opt()
+    solution_due = _opt()
+    sla_paused = fields.Boolean(required=True)
+    overdue = fields.List(fields.String(), required=True, metadata={"description": "SLA targets past due"})
+    due_soon = fields.List(fields.String(), required=True)
+
+
+class TicketViewSchema(TicketDueSchema):
+    id = fields.Integer(required=True)
+    region = _str()
+    category = _str()
+    category_label = _str()
+    subject = _str()
+    status = _str(metadata={"description": "one of " + ", ".join(TICKET_STATUSES)})
+    status_label = _str()
+    created_at = _opt()
+    updated_at = _opt()
+    solved_at = _opt()
+    closed_at = _opt()
+    messages = fields.List(fields.Nested(TicketMessageViewSchema), required=True,
+                           metadata={"description": "internal notes for agents and experts only"})
+    etag = _str()
+    # agents only
+    assignee = fields.String(allow_none=True, metadata={"description": "agents only"})
+    requester = fields.String(allow_none=True, metadata={"description": "agents only"})
+    contact_email = fields.String(allow_none=True, metadata={"description": "agents only"})
+    expert_group = fields.String(allow_none=True, metadata={"description": "agents only"})
+    first_responded_at = fields.String(allow_none=True, metadata={"description": "agents only"})
+    allowed_actions = fields.List(fields.String(), metadata={"description": "agents and the requester"})
+    access_token = fields.String(metadata={
+        "description": "creation without login only: the requester's link token (also e-mailed)"})
+
+
+class TicketSummarySchema(TicketDueSchema):
+    id = fields.Integer(required=True)
+    category = _str()
+    subject = _str()
+    status = _str()
+    assignee = _opt()
+    created_at = _opt()
+
+
+class TicketListSchema(Schema):
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    items = fields.List(fields.Nested(TicketSummarySchema), required=True)

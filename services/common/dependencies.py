@@ -53,8 +53,12 @@ class Database(DependencyProvider):
 
     def recorded_events(self, worker_ctx) -> bool:
         """True when the worker's transaction stored an event in the outbox."""
+        return self.flagged(worker_ctx, outbox.RECORDED)
+
+    def flagged(self, worker_ctx, flag: str) -> bool:
+        """True when the worker's session carries `flag` in its info (set by what it wrote)."""
         session = getattr(self, "_sessions", {}).get(worker_ctx)
-        return bool(session is not None and session.info.get(outbox.RECORDED))
+        return bool(session is not None and session.info.get(flag))
 
     def worker_teardown(self, worker_ctx):
         session = self._sessions.pop(worker_ctx, None)

@@ -259,3 +259,121 @@ class ResourcePersonViewSchema(Schema):
     email = fields.String(allow_none=True)
 
 
+
+
+# ------------------------------------------------------------------ search suggestions, répertoire, favourites
+class SuggestionSchema(Schema):
+    in_ = fields.String(required=True, data_key="in", attribute="in", metadata={"description": "category of the label"})
+    in_label = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "concept code, or structure id"})
+    label = fields.String(required=True)
+
+
+class SiteAddressSchema(Schema):
+    line = fields.String(required=True, allow_none=True)
+    postal_code = fields.String(required=True, allow_none=True)
+    city = fields.String(required=True, allow_none=True)
+    commune_insee = fields.String(required=True, allow_none=True)
+
+
+class RepertoireSiteSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    name = fields.String(required=True)
+    finess = fields.String(required=True, allow_none=True)
+    category = fields.String(required=True, allow_none=True)
+    address = fields.Nested(SiteAddressSchema, required=True)
+    departement = fields.String(required=True, allow_none=True)
+    phone = fields.String(required=True, allow_none=True)
+    favourite = fields.Boolean(required=True)
+
+
+class RepertoireLegalEntitySchema(RepertoireSiteSchema):
+    sites = fields.List(fields.Nested(RepertoireSiteSchema), required=True)
+
+
+class RepertoireAnswerSchema(Schema):
+    q = fields.String(required=True)
+    total = fields.Integer(required=True)
+    truncated = fields.Boolean(metadata={"description": "more than 50 legal entities matched"})
+    legal_entities = fields.List(fields.Nested(RepertoireLegalEntitySchema), required=True)
+
+
+class FavouriteSchema(RepertoireSiteSchema):
+    added_at = fields.String(required=True)
+    created = fields.Boolean(metadata={"description": "PUT: false when it already was a favourite"})
+
+
+# ------------------------------------------------------------------ structures edited in place (PDL guide §3)
+class StructureOfferRefSchema(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    unit_type = fields.String(required=True, allow_none=True)
+    unit_type_label = fields.String(required=True, allow_none=True)
+
+
+class PractitionerViewSchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "the attachment (DELETE …/practitioners/{id})"})
+    rpps = fields.String(required=True, allow_none=True)
+    civility = fields.String(required=True, allow_none=True)
+    last_name = fields.String(required=True, allow_none=True)
+    first_name = fields.String(required=True, allow_none=True)
+    profession = fields.String(required=True, allow_none=True)
+    specialty = fields.String(required=True, allow_none=True)
+    convention_sector = fields.String(required=True, allow_none=True)
+
+
+class CapacityViewSchema(Schema):
+    type = fields.String(required=True)
+    label = fields.String(required=True)
+    count = fields.Integer(required=True, allow_none=True)
+
+
+class CapacityObservationSchema(Schema):
+    type = fields.String(required=True)
+    count = fields.Integer(required=True, allow_none=True)
+    observed_at = fields.String(required=True)
+    recorded_by = fields.String(required=True, allow_none=True)
+
+
+class ActivityViewSchema(Schema):
+    code = fields.String(required=True)
+    label = fields.String(required=True, allow_none=True)
+
+
+class StructureSheetSchema(Schema):
+    """One structure's sheet (services.offers.structure_edits.view_structure)."""
+    id = fields.Integer(required=True)
+    region = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(STRUCTURE_KINDS))
+    parent_id = fields.Integer(required=True, allow_none=True)
+    finess = fields.String(required=True, allow_none=True)
+    discipline = fields.String(required=True, allow_none=True)
+    departement = fields.String(required=True, allow_none=True)
+    name = fields.String(required=True)
+    address_line = fields.String(required=True, allow_none=True)
+    address_complement = fields.String(required=True, allow_none=True)
+    postal_code = fields.String(required=True, allow_none=True)
+    commune_insee = fields.String(required=True, allow_none=True)
+    city = fields.String(required=True, allow_none=True)
+    phone = fields.String(required=True, allow_none=True)
+    fax = fields.String(required=True, allow_none=True)
+    email = fields.String(required=True, allow_none=True)
+    mssante = fields.String(required=True, allow_none=True)
+    website = fields.String(required=True, allow_none=True)
+    director_name = fields.String(required=True, allow_none=True)
+    version = fields.Integer(required=True)
+    etag = fields.String(required=True)
+    updated_at = fields.String(required=True, allow_none=True)
+    # units only
+    offer = fields.Nested(StructureOfferRefSchema, allow_none=True, metadata={"description": "units only"})
+    operational_activities = fields.List(fields.Nested(ActivityViewSchema), metadata={"description": "units only"})
+    practitioners = fields.List(fields.Nested(PractitionerViewSchema), metadata={"description": "units only"})
+    capacities = fields.List(fields.Nested(CapacityViewSchema), metadata={"description": "units only"})
+    capacity_history = fields.List(fields.Nested(CapacityObservationSchema),
+                                   metadata={"description": "units only: the last 50 observations"})
+
+
+class StructureWriteSchema(StructureSheetSchema):
+    result = fields.Nested(PractitionerViewSchema, required=True, allow_none=True,
+                           metadata={"description": "adding a person: the attachment made; null otherwise"})

@@ -16,10 +16,17 @@ from services.offers.models import Offer
 
 
 def draft_of(offer: Offer) -> dict:
+    """The draft as a copy the caller may change (writes)."""
     draft = copy.deepcopy(offer.draft or {})
     draft.setdefault("steps", {})
     draft.setdefault("validated", [])
     return draft
+
+
+def read_draft(offer: Offer) -> dict:
+    """The draft to read only (views): no copy."""
+    draft = offer.draft or {}
+    return {**draft, "steps": draft.get("steps") or {}, "validated": draft.get("validated") or []}
 
 
 _CHECKLISTS: dict[tuple[date, str], dict[str, str]] = {}  # (day, draft) -> missing_for_publication
@@ -70,6 +77,6 @@ def _as_text(message) -> str:
 
 
 def has_unpublished_changes(offer: Offer) -> bool:
-    draft_steps = draft_of(offer)["steps"]
+    draft_steps = read_draft(offer)["steps"]
     published = offer.published or {}
     return any(draft_steps.get(s) != published.get(s) for s in steps.STEPS if s != "national")

@@ -46,17 +46,37 @@ def view(person: ResourcePerson, audience: str) -> dict:
     return out
 
 
+def _not_over(today: date):
+    return (ResourcePerson.ends_on.is_(None)) | (ResourcePerson.ends_on >= today)
+
+
 def current(session: Session, offer_id: int, today: date | None = None) -> list[ResourcePerson]:
     """The persons whose period includes today (a future one is listed only to the owner)."""
     today = today or date.today()
     return list(session.scalars(select(ResourcePerson).where(
-        ResourcePerson.offer_id == offer_id,
-        (ResourcePerson.ends_on.is_(None)) | (ResourcePerson.ends_on >= today)).order_by(ResourcePerson.id)))
+        ResourcePerson.offer_id == offer_id, _not_over(today)).order_by(ResourcePerson.id)))
 
 
-def for_sheet(session: Session, offer: Offer, audience: str, today: date | None = None) -> list[dict]:
+def load_with_current(session: Session, region: str, offer_id: int,
+                      today: date | None = None) -> tuple[Offer, list[ResourcePerson]]:
+    """The offer and its current persons in one query (a sheet read is one round trip to the database,
+    not two): access.load_offer's NotFound when there is no such offer in the region."""
     today = today or date.today()
-    people = current(session, offer.id, today)
+    rows = session.execute(
+        select(Offer, ResourcePerson)
+        .outerjoin(ResourcePerson, (ResourcePerson.offer_id == Offer.id) & _not_over(today))
+        .where(Offer.id == offer_id, Offer.region == region).order_by(ResourcePerson.id)).all()
+    if not rows:
+        return access.load_offer(session, region, offer_id), []  # raises NotFound
+    return rows[0][0], [person for _offer, person in rows if person is not None]
+
+
+def for_sheet(session: Session, offer: Offer, audience: str, today: date | None = None,
+              people: list[ResourcePerson] | None = None) -> list[dict]:
+    """The persons `audience` sees on the sheet (`people`: already loaded by load_with_current)."""
+    today = today or date.today()
+    if people is None:
+        people = current(session, offer.id, today)
     if audience not in (access.OWNER, access.TEAM):
         people = [p for p in people if p.starts_on <= today]
     return [view(p, audience) for p in people]

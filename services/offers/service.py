@@ -29,7 +29,7 @@ from services.offers import (
     structures_rpc,
     views,
 )
-from services.offers.dependencies import NationalPushRelay
+from services.offers.dependencies import NationalPushRelay, RepertoireListener
 from services.offers.models import Offer, Outbox
 from services.offers.pdf import render_pdf
 from services.offers.search import index as search_index
@@ -66,6 +66,7 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
     outbox = OutboxRelay(Outbox)
     national = NationalPushRelay()
+    trees = RepertoireListener()  # répertoire trees kept until a change is committed (services.offers.tree_cache)
 
     @rpc
     def health(self):
@@ -87,7 +88,8 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     @rpc
     def structures(self, region: str, departement: str | None = None, discipline: str | None = None) -> dict:
         get_region(region)
-        return directory.structure_tree(self.reader, region, departement=departement, discipline=discipline)
+        return self.trees.get((region, departement, discipline), lambda: directory.structure_tree(
+            self.reader, region, departement=departement, discipline=discipline))
 
     @rpc
     def structure_exists(self, region: str, structure_id: int) -> bool:
@@ -122,10 +124,10 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     @rpc
     def get_offer(self, region: str, offer_id: int, actor: dict | None = None) -> dict:
         who = _actor(actor, region)
-        offer = access.load_offer(self.reader, region, offer_id)
+        offer, people = resource_persons.load_with_current(self.reader, region, offer_id)
         audience = access.audience(self.reader, who, offer)
         return {**views.view(offer, audience),
-                "resource_persons": resource_persons.for_sheet(self.reader, offer, audience)}
+                "resource_persons": resource_persons.for_sheet(self.reader, offer, audience, people=people)}
 
     def _locked(self, region: str, offer_id: int, actor: dict) -> tuple[Actor, Offer]:
         """The caller and the offer, row-locked until commit: concurrent writes see each other's version."""

@@ -7,12 +7,10 @@ Plain module, no database access: the caller decides the audience (services.offe
 
 from __future__ import annotations
 
-import copy
-
 from services.common.errors import NotFound
 from services.offers import reference, steps
 from services.offers.access import OWNER, PUBLIC, TEAM
-from services.offers.drafts import draft_of, has_unpublished_changes, missing_for_publication
+from services.offers.drafts import has_unpublished_changes, missing_for_publication, read_draft
 from services.offers.models import Offer
 
 
@@ -24,9 +22,12 @@ def render(content: dict | None, public: bool = False) -> dict | None:
     """Steps content with nomenclature labels; `public` drops contacts for professionals only."""
     if content is None:
         return None
-    out = copy.deepcopy(content)
+    # Copies only the dicts it changes (a deep copy of the steps was ~40 % of an offer read's CPU); the
+    # rest is shared with `content`: a view is serialized, never changed in place.
+    out = dict(content)
     description = out.get("description")
     if description:
+        description = out["description"] = dict(description)
         for key, name in (("operational_activities", "operational_activities"),
                           ("specific_acts_in_office", "specific_acts"),
                           ("specific_acts_outside_office", "specific_acts"),
@@ -39,6 +40,7 @@ def render(content: dict | None, public: bool = False) -> dict | None:
                                                   "label": reference.label_of("place_accessibility", access)}
     modalities = out.get("modalities")
     if modalities:
+        modalities = out["modalities"] = dict(modalities)
         if "reception_modalities" in modalities:
             modalities["reception_modalities"] = _labelled("reception_modalities",
                                                            modalities["reception_modalities"])
@@ -50,7 +52,7 @@ def render(content: dict | None, public: bool = False) -> dict | None:
             modalities["intervention_communes"] = communes
     contacts = out.get("contacts")
     if contacts and public:
-        contacts["contacts"] = steps.public_contacts(contacts.get("contacts"))
+        out["contacts"] = {**contacts, "contacts": steps.public_contacts(contacts.get("contacts"))}
     return out
 
 
@@ -100,7 +102,7 @@ def view(offer: Offer, who: str) -> dict:
     }
     base["published"] = render(offer.published, public=(who == PUBLIC)) if offer.published else None
     if private:
-        draft = draft_of(offer)
+        draft = read_draft(offer)
         base.update({
             "national": offer.national or {},
             "draft": {"steps": render(draft["steps"]), "validated": draft["validated"],
@@ -128,7 +130,7 @@ def summary(offer: Offer, who: str) -> dict:
         "departement": offer.departement,
     }
     if who in (OWNER, TEAM):
-        draft = draft_of(offer)
+        draft = read_draft(offer)
         item.update({"validated_steps": draft["validated"], "has_unpublished_changes": has_unpublished_changes(offer),
                      "owner_rpps": offer.owner_rpps})
     return item

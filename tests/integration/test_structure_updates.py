@@ -128,3 +128,64 @@ def test_adding_or_removing_units_needs_a_dossier(api, tokens, hospital):
     assert created.status_code == 403 and "dossier collaboratif" in created.json()["error"]["message"]
     removed = api.delete(f"/api/pdl/structures/{hospital['pole']}", token=director)
     assert removed.status_code == 403 and "dossier collaboratif" in removed.json()["error"]["message"]
+
+
+def _tree_node(api, token, departement, structure_id):
+    resp = api.get("/api/pdl/structures", token=token, params={"departement": departement})
+    assert resp.status_code == 200, resp.text
+    stack = list(resp.json()["roots"])
+    while stack:
+        node = stack.pop()
+        if node["id"] == structure_id:
+            return node
+        stack.extend(node.get("children", []))
+    raise AssertionError(f"structure {structure_id} not in the tree of {departement}")
+
+
+def test_the_repertoire_tree_shows_a_change_once_committed_whoever_made_it(api, tokens, hospital, db_url):
+    # the trees are cached by the offers service until a change is committed (services.offers.tree_cache);
+    # a read sees every change committed before it, at once
+    director = tokens("pdl", "cpts.directeur")
+    eg = _get(api, director, hospital["eg"])
+    departement, name = eg["departement"], eg["name"]
+    assert _tree_node(api, director, departement, hospital["eg"])["name"] == name
+    assert _tree_node(api, director, departement, hospital["eg"])["name"] == name  # served again
+    try:
+        # an import (another process, straight into the table) renames the EG
+        with session_scope(db_url) as session:
+            session.execute(text("UPDATE offers.structures SET name = :n WHERE id = :i"),
+                            {"n": name + " (import)", "i": hospital["eg"]})
+        assert _tree_node(api, director, departement, hospital["eg"])["name"] == name + " (import)"
+    finally:
+        with session_scope(db_url) as session:
+            session.execute(text("UPDATE offers.structures SET name = :n WHERE id = :i"),
+                            {"n": name, "i": hospital["eg"]})
+    assert _tree_node(api, director, departement, hospital["eg"])["name"] == name
+    # an edit through the API
+    eg = _get(api, director, hospital["eg"])
+    phone = "0240084099" if eg["phone"] != "0240084099" else "0240084098"
+    resp = api.put(f"/api/pdl/structures/{hospital['eg']}", token=director, json={"phone": phone},
+                   headers={"If-Match": eg["etag"]})
+    assert resp.status_code == 200, resp.text
+    assert _tree_node(api, director, departement, hospital["eg"])["phone"] == phone
+
+
+def test_a_lost_listener_connection_hides_no_change(api, tokens, hospital, db_url):
+    director = tokens("pdl", "cpts.directeur")
+    eg = _get(api, director, hospital["eg"])
+    departement, name = eg["departement"], eg["name"]
+    assert _tree_node(api, director, departement, hospital["eg"])["name"] == name  # kept
+    try:
+        with session_scope(db_url) as session:
+            killed = session.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'ror-offers-repertoire-listener'")).scalar()
+            assert killed >= 1
+            session.execute(text("UPDATE offers.structures SET name = :n WHERE id = :i"),
+                            {"n": name + " (pendant la coupure)", "i": hospital["eg"]})
+        assert _tree_node(api, director, departement, hospital["eg"])["name"] == name + " (pendant la coupure)"
+    finally:
+        with session_scope(db_url) as session:
+            session.execute(text("UPDATE offers.structures SET name = :n WHERE id = :i"),
+                            {"n": name, "i": hospital["eg"]})
+    assert _tree_node(api, director, departement, hospital["eg"])["name"] == name

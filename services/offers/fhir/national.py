@@ -54,6 +54,9 @@ def _latest_versions(session: Session, keys: list[tuple[str, str]]) -> dict[tupl
     return {(r.resource_type, r.resource_id): (r.body.get("meta") or {}).get("versionId") for r in rows}
 
 
+QUEUED = "national_push_queued"  # session.info flag: this transaction queued a push
+
+
 def enqueue(session: Session, region: str, resources: list[dict], cause: str) -> int:
     """Queue the resources that the national ROR does not have (or is not about to get) in this version:
     publishing ten offers of one hospital sends its organisations once."""
@@ -67,6 +70,8 @@ def enqueue(session: Session, region: str, resources: list[dict], cause: str) ->
                                  resource_id=resource["id"], body=resource, cause=cause[:64], status="pending"))
         count += 1
     session.flush()
+    if count:
+        session.info[QUEUED] = True  # the relay has work: NationalPushRelay wakes after this worker
     return count
 
 
