@@ -2,14 +2,14 @@
 offers_repertoire (the offers service's tree cache listens: services.offers.tree_cache)
 
 Revision ID: c4d5e6f7a8b9
-Revises: bb049cbb11af
+Revises: c3f5a7e9b1d2
 Create Date: 2026-12-01 00:45:00
 """
 from alembic import op
 
 
 revision = 'c4d5e6f7a8b9'
-down_revision = 'bb049cbb11af'
+down_revision = 'c3f5a7e9b1d2'
 branch_labels = None
 depends_on = None
 
