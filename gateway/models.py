@@ -1,11 +1,11 @@
 """The gateway's own tables (schema `gateway`): state that every gateway process must share —
-rate-limit counters and the answers kept for idempotency keys. No business data."""
+rate-limit counters, the answers kept for idempotency keys, web page sessions. No business data."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.outbox import utcnow
@@ -33,3 +33,15 @@ class IdempotentRequest(Base):
     headers: Mapped[dict | None] = mapped_column(JSON)
     mimetype: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class WebSession(Base):
+    """A web page session (gateway.web.sessions), shared by every gateway process: a login made on one
+    replica holds on the next. Looked up by a hash of the cookie's id; the content (tokens, CSRF secret)
+    is sealed with a key derived from that id, so the table alone gives neither cookies nor tokens."""
+
+    __tablename__ = "web_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -21,6 +21,7 @@ from gateway.web.errors import field_id, flatten
 from gateway.web.render import STATIC, redirect, render, security_headers
 from gateway.web.sessions import COOKIE, Session, SessionStore
 from services.common.config import setting, var_dir
+from services.common.db import database_url, session_factory
 from services.common.errors import NotFound, RorError, Unauthorized
 from services.common.regions import REGIONS, get_region
 
@@ -30,10 +31,10 @@ FORM_MAX_BYTES = 256 * 1024  # a page form is small; the API has its own body li
 
 
 class WebSessions(DependencyProvider):
-    """One session store per gateway process, shared by its workers."""
+    """The session store, in the gateway's database (shared by every gateway process)."""
 
     def setup(self):
-        self.store = SessionStore()
+        self.store = SessionStore(session_factory(database_url(self.container.config)))
 
     def get_dependency(self, worker_ctx):
         return self.store
@@ -161,9 +162,12 @@ def page(methods: str, path: str, login: bool = False, roles: tuple[str, ...] = 
         @functools.wraps(fn)
         def handler(self, request: Request, **params):
             store: SessionStore = self.web_sessions
-            session = store.get(request.cookies.get(COOKIE))
-            created = session is None
-            if created:
+            try:
+                session = store.get(request.cookies.get(COOKIE))
+            except Exception:  # the database is away: the page still answers, as a visitor's
+                log.exception("web session not read")
+                session = None
+            if session is None:
                 session = store.create()
             region = params.pop("region", None)
             web = None
@@ -173,22 +177,22 @@ def page(methods: str, path: str, login: bool = False, roles: tuple[str, ...] = 
                     if (request.content_length or 0) > FORM_MAX_BYTES:
                         response = _error_page(web, 413, "Formulaire trop volumineux",
                                                "Le formulaire envoyé est trop volumineux.")
-                        return _finish(web, response, session, created)
+                        return _finish(web, response, session, store)
                     if not (_same_origin(request, web.public_url) and session.check_csrf(request.form.get("csrf"))):
                         response = _error_page(web, 403, "Formulaire expiré",
                                                "Ce formulaire a expiré ou ne vient pas de ce site. "
                                                "Rechargez la page et recommencez.")
-                        return _finish(web, response, session, created)
+                        return _finish(web, response, session, store)
                 if login and web.identity is None:
                     target = quote(request.full_path.rstrip("?"), safe="/?=&")
-                    return _finish(web, redirect(web.url(f"/connexion?next={target}")), session, created)
+                    return _finish(web, redirect(web.url(f"/connexion?next={target}")), session, store)
                 if roles and not web.has_role(*roles):
                     return _finish(web, _error_page(web, 403, "Accès refusé",
-                                                    "Vous n'avez pas les droits pour cette page."), session, created)
+                                                    "Vous n'avez pas les droits pour cette page."), session, store)
                 response = fn(self, web, **params)
             except Exception as exc:  # every failure becomes a page in French, never a traceback
                 response = _failure(web, exc, region)
-            return _finish(web, response, session, created)
+            return _finish(web, response, session, store)
 
         # only configured regions match: any other first segment stays an unknown path (404, error shape)
         return http(methods, path.replace("<region>", REGION_SEGMENT))(handler)
@@ -215,11 +219,15 @@ def _error_page(web: Web, status: int, title: str, message: str) -> Response:
     return web.page("error.html", title, status=status, message=message)
 
 
-def _finish(web: Web | None, response: Response, session: Session, created: bool) -> Response:
+def _finish(web: Web | None, response: Response, session: Session, store: SessionStore) -> Response:
     kc = web.keycloak_url if web else setting("ROR_KEYCLOAK_URL")
     for name, value in security_headers(kc, tiles=setting_or_empty("ROR_MAP_TILES_ORIGIN")).items():
         response.headers.setdefault(name, value)
     public = web.public_url if web else setting("ROR_PUBLIC_URL")
+    try:
+        store.save(session)
+    except Exception:  # the database is away: the page is answered, the session not kept
+        log.exception("web session not saved")
     response.set_cookie(COOKIE, session.id, httponly=True, samesite="Lax", path="/",
                         secure=public.startswith("https://"))
     return response

@@ -6,34 +6,86 @@ import base64
 import hashlib
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
 from werkzeug.datastructures import MultiDict
 
+from gateway.models import Base as GatewayBase
+from gateway.models import WebSession
 from gateway.web import oidc
 from gateway.web.errors import field_id, flatten
 from gateway.web.framework import safe_next
 from gateway.web.offer_pages import hours_payload, remap_errors, step_payload
-from gateway.web.sessions import SessionStore
+from gateway.web.sessions import SessionStore, _key
 
 
-def test_a_session_expires_when_idle_and_a_login_rotates_its_id_and_csrf_secret():
-    now = [0.0]
-    store = SessionStore(idle=60, clock=lambda: now[0])
+@pytest.fixture
+def store_factory():
+    """The gateway's tables on SQLite (schema `gateway` mapped to the main database)."""
+    engine = create_engine("sqlite://", execution_options={"schema_translate_map": {"gateway": None}},
+                           poolclass=StaticPool, connect_args={"check_same_thread": False})
+    GatewayBase.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def test_a_session_expires_when_idle_and_a_login_rotates_its_id_and_csrf_secret(store_factory):
+    now = [1_000_000.0]
+    store = SessionStore(store_factory, idle=60, clock=lambda: now[0])
     session = store.create()
+    session.tokens = {"access_token": "secret-token"}
+    store.save(session)
     old_id, old_csrf = session.id, session.csrf
-    now[0] = 30
-    assert store.get(old_id) is session
-    store.rotate(session)
-    assert store.get(old_id) is None and session.id != old_id and session.csrf != old_csrf
-    assert session.check_csrf(session.csrf) and not session.check_csrf(old_csrf) and not session.check_csrf(None)
-    now[0] = 100
-    assert store.get(session.id) is None  # idle for 70 s > 60 s
+    now[0] += 30
+    again = store.get(old_id)
+    assert again.tokens == {"access_token": "secret-token"} and again.csrf == old_csrf
+    store.rotate(again)
+    store.save(again)
+    assert store.get(old_id) is None and again.id != old_id and again.csrf != old_csrf
+    assert again.check_csrf(again.csrf) and not again.check_csrf(old_csrf) and not again.check_csrf(None)
+    now[0] += 70
+    assert store.get(again.id) is None  # idle for 70 s > 60 s
 
 
-def test_the_store_stays_bounded():
-    store = SessionStore(max_sessions=20)
-    for _ in range(100):
-        store.create()
-    assert len(store) <= 20
+def test_another_gateway_process_sees_the_session_and_a_logout_ends_it_everywhere(store_factory):
+    one, two = SessionStore(store_factory), SessionStore(store_factory)
+    session = one.create()
+    session.region, session.flash = "idf", ["Vous êtes connecté."]
+    one.save(session)
+    seen = two.get(session.id)
+    assert seen.region == "idf" and seen.flash == ["Vous êtes connecté."]
+    two.drop(seen)
+    two.save(seen)  # the end of the logout request does not store it again
+    assert one.get(session.id) is None
+
+
+def test_the_table_holds_neither_the_cookie_nor_the_tokens_and_a_forged_row_is_refused(store_factory):
+    store = SessionStore(store_factory)
+    session = store.create()
+    session.tokens = {"refresh_token": "refresh-secret"}
+    store.save(session)
+    with store_factory() as db:
+        (row,) = db.scalars(select(WebSession)).all()
+    assert session.id not in row.key and b"refresh-secret" not in row.sealed
+    other = store.create()
+    store.save(other)
+    with store_factory.begin() as db:  # one session's content copied under another's row does not open
+        db.get(WebSession, _key(other.id)).sealed = row.sealed
+        db.get(WebSession, row.key).sealed = row.sealed[:-1] + bytes([row.sealed[-1] ^ 1])  # tampered
+    assert store.get(session.id) is None and store.get(other.id) is None
+    assert store.get(None) is None and store.get("x" * 500) is None
+
+
+def test_idle_sessions_are_purged(store_factory):
+    now = [1_000_000.0]
+    store = SessionStore(store_factory, idle=60, clock=lambda: now[0])
+    for _ in range(5):
+        store.save(store.create())
+    now[0] += 61
+    fresh = store.create()
+    store.save(fresh)
+    assert store.purge() == 5 and store.get(fresh.id) is not None
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier_and_the_authorization_url_carries_it():
