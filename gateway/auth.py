@@ -20,6 +20,7 @@ from services.common.regions import REALM_TO_REGION, get_region
 
 ACCEPTED_CLIENTS = {"ror-gateway", "ror-cps"}
 MAX_VERIFIED = 20_000
+EXPIRED = "Session expirée, veuillez vous reconnecter"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class JwksCache:
         # (token, region) -> (exp, identity) of tokens verified once: a signature check costs about as
         # much as the whole RPC hop of a read, and a client sends the same token until it expires.
         self._verified: dict[tuple[str, str], tuple[float, Identity]] = {}
+        # Genuine tokens found expired: a client keeps sending its old token, and proving it expired again
+        # costs a decode and a signature check each time (a cheap way to load the gateway). Forged or
+        # malformed tokens are not kept: they fail before the expiry is read.
+        self._expired: set[str] = set()
 
     def remembered(self, token: str, region: str) -> Identity | None:
         hit = self._verified.get((token, region))
@@ -64,6 +69,14 @@ class JwksCache:
         if len(self._verified) >= MAX_VERIFIED:
             self._verified.clear()
         self._verified[(token, region)] = (float(expires_at), identity)
+
+    def known_expired(self, token: str) -> bool:
+        return token in self._expired
+
+    def remember_expired(self, token: str) -> None:
+        if len(self._expired) >= MAX_VERIFIED:
+            self._expired.clear()
+        self._expired.add(token)
 
     def _http_fetch(self, realm: str) -> dict:
         url = f"{self.keycloak_url}/realms/{realm}/protocol/openid-connect/certs"
@@ -120,6 +133,8 @@ def verify(token: str, region_code: str, jwks: JwksCache, config: dict | None = 
     if known is not None:
         return known
     region = get_region(region_code)
+    if jwks.known_expired(token):
+        raise Unauthorized(EXPIRED, {"authorization": "token expired"})
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
@@ -140,8 +155,9 @@ def verify(token: str, region_code: str, jwks: JwksCache, config: dict | None = 
             token, key=key, algorithms=["RS256", "PS256", "ES256"], issuer=issuer,
             options={"verify_aud": False, "require": ["exp", "iat", "iss", "sub"]}, leeway=5,
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("Session expirée, veuillez vous reconnecter", {"authorization": "token expired"}) from exc
+    except jwt.ExpiredSignatureError as exc:  # raised after the signature was checked: a genuine token
+        jwks.remember_expired(token)
+        raise Unauthorized(EXPIRED, {"authorization": "token expired"}) from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("Jeton invalide", {"authorization": str(exc)}) from exc
     if claims.get("typ", "Bearer") != "Bearer" or claims.get("azp") not in ACCEPTED_CLIENTS:

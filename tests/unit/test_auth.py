@@ -133,6 +133,21 @@ def test_a_verified_token_is_remembered_until_it_expires(keys, cache, monkeypatc
         verify(expired, "idf", cache)
 
 
+def test_an_expired_token_is_proven_expired_once(keys, cache, monkeypatch):
+    now = int(time.time())
+    expired = token(keys["idf"][0], "idf-1", iat=now - 600, exp=now - 60)
+    with pytest.raises(Unauthorized, match="expirée"):
+        verify(expired, "idf", cache)
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: pytest.fail("decoded again"))
+    with pytest.raises(Unauthorized, match="expirée"):
+        verify(expired, "idf", cache)
+    monkeypatch.undo()
+    forged = token(keys["rogue"][0], "idf-1", iat=now - 600, exp=now - 60)  # signature fails first
+    with pytest.raises(Unauthorized, match="Jeton invalide"):
+        verify(forged, "idf", cache)
+    assert not cache.known_expired(forged)
+
+
 def test_a_refused_token_is_not_remembered(keys, cache):
     rogue = token(keys["rogue"][0], "idf-1")
     for _ in range(2):
