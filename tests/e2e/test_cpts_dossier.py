@@ -140,6 +140,10 @@ def test_a_cpts_directeur_sends_and_approves_a_dossier_that_the_regional_validat
         page.get_by_role("button", name="Valider et publier").click()
         expect(page.locator("#statut-dossier")).to_have_text("publié")
         browser.check("dossier-publie")
+        # -- the validator finds the new unit in the répertoire's tree of the Yvelines (page)
+        browser.goto("/idf/repertoire?departement=78")
+        expect(page.locator("main")).to_contain_text(unit_name)
+        browser.check("repertoire-78")
 
     # -- the unit is in the répertoire, its offer published
     dossier = api.get(f"/api/idf/dossiers/{dossier_id}", token=admin).json()
