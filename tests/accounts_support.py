@@ -160,3 +160,21 @@ class FakeDirectory:
 
     def remove_realm_role(self, user_id, role):
         self.roles[user_id].discard(role)
+
+
+def fresh_national(db_url: str, region: str, count: int, workdir: Path) -> list[str]:
+    """`count` new RPPS numbers imported as national data of `region` (not activated yet)."""
+    numbers = [fresh_rpps() for _ in range(count)]
+    import_national(db_url, region, numbers, workdir)
+    return numbers
+
+
+def delete_users(region: str, usernames: list[str]) -> None:
+    """Remove the Keycloak users a test module made (registration tests create real ones)."""
+    from services.accounts.directory import directory_for
+
+    directory = directory_for(region)
+    for name in usernames:
+        user = directory.find_by_username(name)
+        if user:
+            directory.delete_user(user["id"], quiet=True)

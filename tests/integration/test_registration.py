@@ -14,7 +14,7 @@ import requests
 from services.accounts.directory import directory_for
 from services.accounts.registration import solve_captcha
 from services.accounts.self_service import DUPLICATE_RPPS
-from tests.accounts_support import PASSWORD, fresh_rpps, import_national, login
+from tests.accounts_support import PASSWORD, delete_users, fresh_national, fresh_rpps, login
 from tests.helpers import demo_totp, password_token, sql
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,7 @@ REGION = "idf"
 
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
-    numbers = [fresh_rpps() for _ in range(6)]
-    import_national(db_url, REGION, numbers, tmp_path_factory.mktemp("rpps"))
-    return numbers
+    return fresh_national(db_url, REGION, 6, tmp_path_factory.mktemp("rpps"))
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +31,7 @@ def made():
     """Usernames of the Keycloak users the tests create (deleted at the end of the module)."""
     names: list[str] = []
     yield names
-    directory = directory_for(REGION)
-    for name in names:
-        user = directory.find_by_username(name)
-        if user:
-            directory.delete_user(user["id"], quiet=True)
+    delete_users(REGION, names)
 
 
 @pytest.fixture

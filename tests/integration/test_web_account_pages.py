@@ -13,7 +13,7 @@ import requests
 from services.accounts.directory import directory_for
 from services.accounts.registration import solve_captcha
 from services.common.config import setting
-from tests.accounts_support import PASSWORD, fresh_rpps, import_national
+from tests.accounts_support import PASSWORD, delete_users, fresh_national, fresh_rpps
 from tests.e2e.conftest import login_redirects  # noqa: F401  (the test gateway's origin in the realms' client)
 from tests.helpers import sql
 from tests.offers_support import complete_draft, make_offer, subject_of
@@ -25,20 +25,14 @@ REGION = "idf"
 
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
-    numbers = [fresh_rpps() for _ in range(3)]
-    import_national(db_url, REGION, numbers, tmp_path_factory.mktemp("rpps-web"))
-    return numbers
+    return fresh_national(db_url, REGION, 3, tmp_path_factory.mktemp("rpps-web"))
 
 
 @pytest.fixture(scope="module")
 def made():
     names: list[str] = []
     yield names
-    directory = directory_for(REGION)
-    for name in names:
-        user = directory.find_by_username(name)
-        if user:
-            directory.delete_user(user["id"], quiet=True)
+    delete_users(REGION, names)
 
 
 def _event(db_url: str, event_type: str, **match) -> dict:
