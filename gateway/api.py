@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from werkzeug.wrappers import Request, Response
 
-from gateway import edge
+from gateway import edge, readcache
 from gateway.auth import Identity, bearer_token, verify
 from gateway.models import IdempotentRequest, RateCounter
 from services.common import rpc
@@ -63,6 +63,7 @@ class Endpoint:
     errors: tuple[int, ...] = ()  # statuses beyond those openapi.py derives from method and access
     if_match: bool = False  # a write guarded by the ETag it read (412 stale, 428 missing)
     replies: dict[int, type[Schema]] | None = None  # other statuses answered with a body of their own
+    cache: bool = False  # 200 answers kept a moment per caller (gateway.readcache)
 
 
 _SCHEMAS: dict[type[Schema], Schema] = {}
@@ -240,7 +241,7 @@ def check_access(access: str, identity: Identity | None) -> None:
 def endpoint(method: str, path: str, access: str, summary: str = "", request: type[Schema] | None = None,
              response: type[Schema] | Schema | None = None, status: int = 200, tags: tuple[str, ...] = (),
              query: type[Schema] | Schema | None = None, produces: str = JSON, errors: tuple[int, ...] = (),
-             if_match: bool = False, replies: dict[int, type[Schema]] | None = None):
+             if_match: bool = False, replies: dict[int, type[Schema]] | None = None, cache: bool = False):
     """Declare an endpoint. A JSON endpoint declares its `response` schema: every answer is dumped
     through it (`replies` for other statuses with a body of their own), which is also what
     /openapi.json documents (tests/unit/test_contracts.py lists the endpoints still without one)."""
@@ -250,7 +251,7 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
         guarded = if_match or "ctx.if_match(" in inspect.getsource(fn)
         ep = Endpoint(method, path, access, summary or (fn.__doc__ or "").strip().split("\n")[0],
                       request, response, status, tags, fn.__name__, query, produces, tuple(errors), guarded,
-                      replies)
+                      replies, cache and method == "GET")
         ENDPOINTS.append(ep)
 
         @functools.wraps(fn)
@@ -278,6 +279,8 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
                     except Exception as exc:
                         return error_response(exc)
 
+                if ep.cache:
+                    return cached(self, req, region, identity, run)
                 key = edge.idempotency_key(req) if method in edge.WRITE_METHODS else None
                 if key is None:
                     return run()
@@ -289,6 +292,42 @@ def endpoint(method: str, path: str, access: str, summary: str = "", request: ty
         return edge.http(method, path)(handler)
 
     return decorate
+
+
+def cached(service, req: Request, region: str | None, identity: Identity | None, run) -> Response:
+    """run()'s answer, or the one kept for the same caller and URL (gateway.readcache)."""
+    ttl = float(setting("ROR_READ_CACHE_TTL", service.config))
+    if ttl <= 0:
+        return run()
+    caller = (identity.subject, tuple(sorted(identity.roles)), identity.rpps) if identity else None
+    key = (region or readcache.ALL, caller, req.path, req.query_string)
+    cache = readcache.READ_CACHE
+    fresh = readcache.bypass(req.headers.get("Cache-Control"))
+    if not fresh:
+        entry = cache.get(key, ttl)
+        if entry is None and (running := cache.lead(key)) is not None:
+            running.wait(readcache.FOLLOW_WAIT)  # the same read is under way: its answer, not a second RPC
+            entry = cache.get(key, ttl)
+            if entry is None:  # it failed, or was not kept: this request makes its own
+                return _fetch(cache, key, region, run, lead=False)
+        if entry is not None:
+            return Response(entry.body, status=entry.status, headers=[*entry.headers, ("X-Cache", "hit")],
+                            mimetype=entry.mimetype)
+    return _fetch(cache, key, region, run, lead=not fresh)
+
+
+def _fetch(cache: readcache.ReadCache, key: tuple, region: str | None, run, lead: bool) -> Response:
+    generation = cache.generation(region)
+    try:
+        response = run()
+        if response.status_code == 200:
+            kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
+            cache.put(key, region, generation, response.get_data(), 200, kept, response.mimetype)
+    finally:
+        if lead:
+            cache.done(key)
+    response.headers["X-Cache"] = "miss"
+    return response
 
 
 def _unwell(exc: BaseException) -> bool:

@@ -24,10 +24,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from gateway.readcache import READ_CACHE
 from services.common import ratelimit
 from services.common.config import setting
 from services.common.errors import Conflict, InvalidInput, RorError, TooManyRequests, Unavailable
 from services.common.outbox import utcnow
+from services.common.regions import REGIONS
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class ShapedWsgiApp(WsgiApp):
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD", "")
+        values = None
         try:
             if method not in KNOWN_METHODS:
                 raise MethodNotAllowed("Méthode HTTP non prise en charge", {"method": method[:20]})
@@ -133,6 +136,11 @@ class ShapedWsgiApp(WsgiApp):
         if isinstance(resp, HTTPException):
             resp = Response(error_body(resp.name.lower().replace(" ", "_"), resp.description or resp.name),
                             status=resp.code, mimetype="application/json")
+        if method in WRITE_METHODS and values is not None:
+            # answered: whoever wrote reads it on the next request, from any endpoint (gateway.readcache)
+            region = values.get("region")
+            if region is None or region in REGIONS:  # an unknown region changed nothing (404)
+                READ_CACHE.drop(region)
         return resp(environ, start_response)
 
 

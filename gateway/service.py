@@ -13,6 +13,7 @@ from gateway.api import Reply
 from gateway.dependencies import DownstreamGuards, Habilitations, Jwks
 from gateway.edge import http
 from gateway.habilitations import HabilitationEvents
+from gateway.readcache import ReadCacheEvents
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.anomalies import AnomaliesRoutes
 from gateway.routes.dashboard import DashboardRoutes
@@ -36,8 +37,8 @@ HEALTH_TIMEOUT = 3.0
 
 
 class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRoutes, FhirRoutes, SearchRoutes,
-                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents, WebRoutes,
-                     SelfServiceRoutes, ResourcePersonsRoutes):
+                     NotificationsRoutes, WebhooksRoutes, DashboardRoutes, HabilitationEvents, ReadCacheEvents,
+                     WebRoutes, SelfServiceRoutes, ResourcePersonsRoutes):
     name = "gateway"
 
     config = Config()

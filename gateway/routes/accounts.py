@@ -44,7 +44,7 @@ def _page(title: str, text: str, status: int, region: str | None = None, ok: boo
 
 
 class AccountsRoutes:
-    @endpoint("GET", "/api/<region>/me", AUTHENTICATED, response=IdentitySchema, tags=TAGS)
+    @endpoint("GET", "/api/<region>/me", AUTHENTICATED, response=IdentitySchema, tags=TAGS, cache=True)
     def me(self, ctx: Context):
         """Who am I: identity from the token, roles, RPPS, ROR account and habilitations."""
         identity = ctx.identity.to_dict()

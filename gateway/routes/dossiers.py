@@ -201,7 +201,7 @@ class DossiersRoutes:
                      headers={"Content-Disposition": f'inline; filename="{answer["filename"]}"'})
 
     # ------------------------------------------------------------------ structures, in place
-    @endpoint("GET", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS,
+    @endpoint("GET", "/api/<region>/structures/<int:structure_id>", PROFESSIONAL, tags=STRUCTURE_TAGS, cache=True,
               response=StructureSheetSchema)
     def get_structure(self, ctx: Context, structure_id: int):
         """One structure's sheet (administrative data; for a UO activities, practitioners, capacities and

@@ -53,7 +53,7 @@ def _with_etag(offer: dict, status: int = 200) -> Reply:
 
 class OffersRoutes:
     # ------------------------------------------------------------------ reference data
-    @endpoint("GET", "/api/<region>/nomenclatures/<name>", ANONYMOUS,
+    @endpoint("GET", "/api/<region>/nomenclatures/<name>", ANONYMOUS, cache=True,
               response=NomenclatureItemSchema(many=True), tags=TAGS,
               query=NomenclatureQuerySchema)
     def list_nomenclature(self, ctx: Context, name: str):
@@ -61,7 +61,7 @@ class OffersRoutes:
         args = ctx.query()
         return api.call(self.offers, "nomenclature", name, q=args["q"], limit=args["limit"])
 
-    @endpoint("GET", "/api/<region>/communes", ANONYMOUS, response=CommuneSchema(many=True), tags=TAGS,
+    @endpoint("GET", "/api/<region>/communes", ANONYMOUS, response=CommuneSchema(many=True), tags=TAGS, cache=True,
               query=CommuneQuerySchema)
     def search_communes(self, ctx: Context):
         """Communes by name prefix or postal code (« mantes », « 78200 »)."""
@@ -70,7 +70,7 @@ class OffersRoutes:
                         departement=args["departement"])
 
     # ------------------------------------------------------------------ répertoire
-    @endpoint("GET", "/api/<region>/structures", PROFESSIONAL, response=StructureTreeSchema, tags=TAGS,
+    @endpoint("GET", "/api/<region>/structures", PROFESSIONAL, response=StructureTreeSchema, tags=TAGS, cache=True,
               query=StructureQuerySchema)
     def structure_tree(self, ctx: Context):
         """The répertoire tree EJ → EG → pôle / service / UF → UO, by département and discipline."""
@@ -87,7 +87,7 @@ class OffersRoutes:
         return api.call(self.offers, "list_offers", ctx.region, ctx.actor(), mine=args["mine"],
                         status=args["status"], limit=args["limit"], offset=args["offset"])
 
-    @endpoint("GET", "/api/<region>/offers/<int:offer_id>", ANONYMOUS, response=OfferSchema, tags=TAGS)
+    @endpoint("GET", "/api/<region>/offers/<int:offer_id>", ANONYMOUS, response=OfferSchema, tags=TAGS, cache=True)
     def get_offer(self, ctx: Context, offer_id: int):
         """One offer: its owner sees the draft and the published version, others the published one only."""
         return _with_etag(api.call(self.offers, "get_offer", ctx.region, offer_id, actor=ctx.actor()))

@@ -116,7 +116,7 @@ class SearchRoutes:
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      headers={"Content-Disposition": f'attachment; filename="{answer["filename"]}"'})
 
-    @endpoint("GET", "/api/<region>/search/suggest", ANONYMOUS, tags=TAGS, query=SuggestQuerySchema,
+    @endpoint("GET", "/api/<region>/search/suggest", ANONYMOUS, tags=TAGS, query=SuggestQuerySchema, cache=True,
               response=SuggestionSchema(many=True))
     def search_suggest(self, ctx: Context):
         """Suggestions from 3 letters: labels of the category (or of all of the ROR), establishments."""

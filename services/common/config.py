@@ -30,6 +30,7 @@ DEFAULTS: dict[str, str] = {
     "ROR_PUBLIC_URL": "http://127.0.0.1:8000",
     "ROR_NATIONAL_URL": "http://127.0.0.1:8190/fhir",  # FHIR base of the national ROR (stand-in: deploy/national.sh)
     "ROR_RPC_TIMEOUT": "15",
+    "ROR_READ_CACHE_TTL": "1",  # gateway: seconds a read endpoint's answer is kept (gateway.readcache); 0: off
     "ROR_STRICT_RESPONSES": "0",  # gateway: "1" fails an answer with a key its schema would drop (tests)
     "ROR_RPC_CONCURRENCY": "8",  # gateway: calls in flight per downstream service
     "ROR_BREAKER_THRESHOLD": "2",  # gateway: consecutive failures that open a service's breaker

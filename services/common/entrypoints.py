@@ -17,15 +17,21 @@ import time
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
+from nameko.amqp.publish import Publisher
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
-from nameko.rpc import ReplyListener, Rpc, RpcConsumer, RpcProxy
+from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 
 from services.common.config import setting
 from services.common.errors import Unavailable
 from services.common.rpc import DEADLINE_KEY
-
-log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 # What a broker that went away raises under a publish, an ack or a requeue.
@@ -75,6 +81,17 @@ class RorQueueConsumer(QueueConsumer):
             log.warning("requeue lost with the broker connection (the message comes again): %s", exc)
 
 
+class _UnconfirmedPublisher(Publisher):
+    # A reply is not waited on for the broker's confirm: a confirmed reply may still be lost after it
+    # (the caller's reply queue gone), the caller's deadline covers both, and the wait is a broker round
+    # trip on every RPC. Requests keep their confirms (mandatory delivery detects a service not started).
+    use_confirms = False
+
+
+class RorResponder(Responder):
+    publisher_cls = _UnconfirmedPublisher
+
+
 class RorRpcConsumer(RpcConsumer):
     queue_consumer = RorQueueConsumer()
 
@@ -82,10 +99,20 @@ class RorRpcConsumer(RpcConsumer):
         super().setup()
         _retype(self.queue, self.container.config)
 
+    def _reply(self, message, result, exc_info):
+        """nameko's RpcConsumer.handle_result, with RorResponder."""
+        config = self.container.config
+        responder = RorResponder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+                                 config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+                                 ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
     def handle_result(self, message, result, exc_info):
         """A reply that cannot be published (broker gone) is dropped, not fatal: the caller times out."""
         try:
-            return super().handle_result(message, result, exc_info)
+            return self._reply(message, result, exc_info)
         except BROKER_GONE as exc:
             log.warning("RPC reply lost with the broker connection: %s", exc)
             self.queue_consumer.ack_message(message)

@@ -14,7 +14,9 @@ deploy/bootstrap.sh) at 1 and at 20 concurrent connections:
 - the same with the owner's token (a professional);
 - `GET /api/{region}/me`;
 - `GET /api/{region}/communes?q=mantes`;
-- `GET /api/{region}/structures?departement=78` (with the professional's token).
+- `GET /api/{region}/structures?departement=78` (with the professional's token);
+- each of those again with `Cache-Control: no-cache`, which skips the gateway's read cache
+  (gateway.readcache): the whole path, RPC, query and dump included, on every request.
 
 It prints req/s, p50, p99, the number of failed (non-2xx or socket error) answers and the ratio of req/s to
 the bare hop, measured again right before each target (on a shared machine, neighbouring measures compare).
@@ -178,11 +180,13 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def run_wrk(url: str, connections: int, duration: int, token: str | None) -> dict:
+def run_wrk(url: str, connections: int, duration: int, token: str | None, no_cache: bool = False) -> dict:
     cmd = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{duration}s", "--latency",
            "--timeout", "30s"]
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]
+    if no_cache:
+        cmd += ["-H", "Cache-Control: no-cache"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
@@ -203,6 +207,8 @@ def main() -> None:
     parser.add_argument("--user", default="kine.demo", help="a professional of the region's realm")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measure")
     parser.add_argument("--clients", default="1,20")
+    parser.add_argument("--cached-only", action="store_true", help="skip the [no-cache] rows")
+    parser.add_argument("--no-cache-only", action="store_true", help="only the [no-cache] rows")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -217,30 +223,35 @@ def main() -> None:
     offer = published_offer(api, token)
     bare, bare_url = start_bare(args.amqp)
     try:
-        targets = [
-            ("bare hop (HTTP → 1 RPC → 500 B)", bare_url, None),
+        reads = [
             (f"GET offers/{offer} anonymous", f"{api}/offers/{offer}", None),
             (f"GET offers/{offer} owner's token", f"{api}/offers/{offer}", token),
             ("GET me", f"{api}/me", token),
             ("GET communes?q=mantes", f"{api}/communes?q=mantes", None),
             ("GET structures?departement=78", f"{api}/structures?departement=78", token),
         ]
+        # each read as served (gateway.readcache), then with `Cache-Control: no-cache`: the whole path
+        targets = [("bare hop (HTTP → 1 RPC → 500 B)", bare_url, None, False)]
+        if not args.no_cache_only:
+            targets += [(label, url, tok, False) for label, url, tok in reads]
+        if not args.cached_only:
+            targets += [(f"{label} [no-cache]", url, tok, True) for label, url, tok in reads]
         clients = [int(c) for c in args.clients.split(",")]
         print(f"gateway {args.gateway}, region {args.region}, {args.duration} s per measure, wrk keep-alive; "
               "the bare hop is measured again right before each target (the machine is shared: the ratio "
               "compares two neighbouring measures)")
-        print(f"{'target':38} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>7} "
+        print(f"{'target':48} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>7} "
               f"{'failed':>6} {'bare/s':>7} {'× bare':>6}")
         for c in clients:
-            for label, url, tok in targets:
+            for label, url, tok, no_cache in targets:
                 if tok:  # a fresh token per measure: the access token lives a few minutes only
                     tok = token_of(args.region, args.user)
                 run_wrk(bare_url, c, 1, None)  # warm-up
                 bare_r = run_wrk(bare_url, c, args.duration, None)
-                run_wrk(url, c, 1, tok)  # warm-up (connections, caches, worker pools)
-                r = bare_r if url == bare_url else run_wrk(url, c, args.duration, tok)
+                run_wrk(url, c, 1, tok, no_cache)  # warm-up (connections, caches, worker pools)
+                r = bare_r if url == bare_url else run_wrk(url, c, args.duration, tok, no_cache)
                 ratio = r["rps"] / bare_r["rps"] if bare_r["rps"] else 0
-                print(f"{label:38} {c:>7} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                print(f"{label:48} {c:>7} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
                       f"{r['p99'] / r['p50']:>7.1f} {r['failed']:>6} {bare_r['rps']:>7.0f} {ratio:>6.2f}",
                       flush=True)
     finally:

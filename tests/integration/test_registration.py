@@ -226,8 +226,8 @@ def test_a_new_cgu_version_asks_again(api, registered, national, monkeypatch):
     username = registered(national[2])
     token = token_of(username)
     assert api.get(f"/api/{REGION}/me", token=token).json()["cgu_required"] is False
-    monkeypatch.setenv("ROR_CGU_VERSION", "2026-09")
-    me = api.get(f"/api/{REGION}/me", token=token).json()
+    monkeypatch.setenv("ROR_CGU_VERSION", "2026-09")  # a new version is a deployment: no cached /me survives it
+    me = api.get(f"/api/{REGION}/me", token=token, headers={"Cache-Control": "no-cache"}).json()
     assert me["cgu_required"] is True and me["cgu_version"] == "2026-09"
     old = api.post(f"/api/{REGION}/me/cgu", token=token, json={"version": "2026-01"})
     assert old.status_code == 400 and "version" in old.json()["error"]["fields"]

@@ -4,6 +4,8 @@ available beds of the maternity; adding or removing units needs a dossier (403).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import text
 
@@ -130,8 +132,11 @@ def test_adding_or_removing_units_needs_a_dossier(api, tokens, hospital):
     assert removed.status_code == 403 and "dossier collaboratif" in removed.json()["error"]["message"]
 
 
-def _tree_node(api, token, departement, structure_id):
-    resp = api.get("/api/pdl/structures", token=token, params={"departement": departement})
+def _tree_node(api, token, departement, structure_id, fresh=True):
+    """The node as the offers service serves it; `fresh=False`: as the gateway's read cache may keep it
+    for up to ROR_READ_CACHE_TTL after a change made behind its back (gateway.readcache)."""
+    headers = {"Cache-Control": "no-cache"} if fresh else {}
+    resp = api.get("/api/pdl/structures", token=token, params={"departement": departement}, headers=headers)
     assert resp.status_code == 200, resp.text
     stack = list(resp.json()["roots"])
     while stack:
@@ -142,9 +147,17 @@ def _tree_node(api, token, departement, structure_id):
     raise AssertionError(f"structure {structure_id} not in the tree of {departement}")
 
 
+def _within_a_second(read, expected):
+    deadline = time.monotonic() + 1.0
+    while (value := read()) != expected:
+        assert time.monotonic() < deadline, f"{value!r} still served 1 s after the change"
+        time.sleep(0.05)
+
+
 def test_the_repertoire_tree_shows_a_change_once_committed_whoever_made_it(api, tokens, hospital, db_url):
     # the trees are cached by the offers service until a change is committed (services.offers.tree_cache);
-    # a read sees every change committed before it, at once
+    # a read that reaches it sees every change committed before it, at once. The gateway keeps its answer
+    # for at most a second when the change did not go through it (an import), none when it did.
     director = tokens("pdl", "cpts.directeur")
     eg = _get(api, director, hospital["eg"])
     departement, name = eg["departement"], eg["name"]
@@ -156,6 +169,8 @@ def test_the_repertoire_tree_shows_a_change_once_committed_whoever_made_it(api, 
             session.execute(text("UPDATE offers.structures SET name = :n WHERE id = :i"),
                             {"n": name + " (import)", "i": hospital["eg"]})
         assert _tree_node(api, director, departement, hospital["eg"])["name"] == name + " (import)"
+        _within_a_second(lambda: _tree_node(api, director, departement, hospital["eg"], fresh=False)["name"],
+                         name + " (import)")
     finally:
         with session_scope(db_url) as session:
             session.execute(text("UPDATE offers.structures SET name = :n WHERE id = :i"),
@@ -168,6 +183,7 @@ def test_the_repertoire_tree_shows_a_change_once_committed_whoever_made_it(api, 
                    headers={"If-Match": eg["etag"]})
     assert resp.status_code == 200, resp.text
     assert _tree_node(api, director, departement, hospital["eg"])["phone"] == phone
+    assert _tree_node(api, director, departement, hospital["eg"], fresh=False)["phone"] == phone  # at once
 
 
 def test_a_lost_listener_connection_hides_no_change(api, tokens, hospital, db_url):
