@@ -579,6 +579,12 @@ def main() -> None:
         t_gen = time.perf_counter() - t0
         print(f"generated {counts['offers']:,} published UOs ({counts['liberal']:,} liberal) and "
               f"{counts['structures']:,} structures over {counts['communes']:,} communes in {t_gen:.0f} s")
+    else:  # a database kept by an older version of the code: its schema first
+        from services.common.migrations import upgrade_all
+
+        t0 = time.perf_counter()
+        upgrade_all(args.url)
+        print(f"migrated to the current schema in {time.perf_counter() - t0:.0f} s")
     if not args.reuse_index:
         from services.common.db import session_scope
         from services.offers.search import index
