@@ -35,6 +35,7 @@ from services.common.entrypoints import RorQueueConsumer
 from services.common.events import EVENT_TYPES
 
 MAX_ENTRIES = 20_000
+MAX_BYTES = 64 * 1024 * 1024  # bodies kept, all entries together
 MAX_BODY_BYTES = 512 * 1024
 FOLLOW_WAIT = 5.0  # seconds a request waits for the same read already under way, then makes its own
 ALL = "*"  # region key of the entries outside a region
@@ -52,10 +53,12 @@ class Cached:
 class ReadCache:
     """key -> Cached, dropped by region (plain class, no nameko)."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, clock=time.monotonic):
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, clock=time.monotonic):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.clock = clock
         self._entries: dict[tuple, Cached] = {}
+        self._bytes = 0
         self._generations: dict[str, int] = {}  # per region
         self._everything = 0  # drops of every region
         self._lock = threading.Lock()
@@ -79,9 +82,14 @@ class ReadCache:
         with self._lock:
             if self.generation(region) != generation:
                 return
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
+            if len(self._entries) >= self.max_entries or self._bytes + len(body) > self.max_bytes:
+                self._entries.clear()  # full: start again (entries live a second anyway)
+                self._bytes = 0
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous.body)
             self._entries[key] = entry
+            self._bytes += len(body)
 
     def lead(self, key: tuple) -> threading.Event | None:
         """None: the caller fetches `key` and must call `done(key)` after; otherwise the event that the
@@ -104,10 +112,11 @@ class ReadCache:
             if region is None:
                 self._everything += 1
                 self._entries.clear()
+                self._bytes = 0
                 return
             self._generations[region] = self._generations.get(region, 0) + 1
             for key in [k for k in self._entries if k[0] == region]:
-                del self._entries[key]
+                self._bytes -= len(self._entries.pop(key).body)
 
 
 # One per gateway process: the endpoints (gateway.api) and the HTTP edge (gateway.edge) share it.

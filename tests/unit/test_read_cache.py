@@ -65,6 +65,12 @@ def test_bounded_in_entries_and_body_size():
     assert sum(cache.get(("idf", None, f"/{n}", b""), 10) is not None for n in range(3)) <= 2
     put(cache, ("idf", None, "/big", b""), "idf", cache.generation("idf"), b"x" * (600 * 1024))
     assert cache.get(("idf", None, "/big", b""), 10) is None
+    small = ReadCache(max_bytes=1000, clock=Clock())
+    for n in range(3):
+        put(small, ("idf", None, f"/{n}", b""), "idf", small.generation("idf"), b"x" * 400)
+    assert small._bytes <= 1000 and small.get(("idf", None, "/2", b""), 10) is not None
+    small.drop("idf")
+    assert small._bytes == 0
 
 
 def test_no_cache_and_no_store_skip_it():
