@@ -10,7 +10,10 @@
      practitioners (from the RPPS file: salaried lines of that FINESS site) are attached with their
      specialty and conventionnement sector, and a full hospitalisation UO with its capacities;
    - one CPTS (EJ → EG → UO of type CPTS);
-   - a draft offer for each of those UOs.
+   - a draft offer for each of those UOs;
+   - offers of two professionals without a demo account (a kiné, a sage-femme making home visits)
+     filled in the six steps and published, through the same domain functions as the form, once: a
+     visitor's search finds something on the first `make up` (the guides' searches, issue 9).
 
 The demo accounts `kine.demo` and `sf.demo` (deploy/regions/<region>.toml, realms generated from it) are the first
 two professionals of each RPPS file; the others have no account yet (activation codes are issued by
@@ -71,9 +74,60 @@ class Cpts:
 
 
 @dataclass(frozen=True)
+class Showcase:
+    """A professional's offer published by the demo: the RPPS, the commune of the practice (a
+    professional may have several) and the five steps as the form sends them."""
+
+    rpps: str
+    commune_insee: str
+    steps: dict
+
+
+@dataclass(frozen=True)
 class RegionDemo:
     hospital: Hospital
     cpts: Cpts
+    showcases: tuple[Showcase, ...] = ()
+
+
+def _kine_steps(phone: str, communes: list[str]) -> dict:
+    """The IDF guide's kinésithérapeute (part III): vestibular and pelvic re-education, home visits."""
+    return {
+        "national": {"acknowledged": True},
+        "description": {
+            "age_min": 3, "age_max": 109, "operational_activities": ["428", "339", "425", "421"],
+            "specific_acts_in_office": ["ROR-A101", "ROR-A105", "ROR-A102"], "specific_acts_outside_office": [],
+            "equipments": ["ROR-E001"], "specific_competences": [], "place_accessibility": "conforme",
+            "comment": "Rééducation vestibulaire et périnéale, sur rendez-vous."},
+        "modalities": {"reception_modalities": ["05"], "intervention_communes": communes},
+        "contacts": {"contacts": [
+            {"channel": "phone", "purpose": "Prise de rendez-vous", "value": phone, "visibility": "public"},
+            {"channel": "phone", "purpose": "Usage professionnel", "value": "0708091011",
+             "visibility": "professional"}]},
+        "hours": {"weekly": [
+            {"day": day, "start": "08:30", "end": "12:30", "kind": "appointment"}
+            for day in ("monday", "tuesday", "wednesday", "thursday", "friday")] + [
+            {"day": day, "start": "14:00", "end": "19:00", "kind": "home_visit"} for day in ("tuesday", "thursday")]},
+    }
+
+
+def _midwife_steps(phone: str, communes: list[str]) -> dict:
+    """A sage-femme libérale: pregnancy and post-natal follow-up, at home in the communes around."""
+    return {
+        "national": {"acknowledged": True},
+        "description": {
+            "age_min": 12, "age_max": 60, "operational_activities": list(GYNECOLOGY),
+            "specific_acts_in_office": [], "specific_acts_outside_office": [], "equipments": [],
+            "specific_competences": [], "place_accessibility": "conforme",
+            "comment": "Suivi prénatal et post-natal, préparation à la naissance, à domicile."},
+        "modalities": {"reception_modalities": ["05"], "intervention_communes": communes},
+        "contacts": {"contacts": [
+            {"channel": "phone", "purpose": "Prise de rendez-vous", "value": phone, "visibility": "public"}]},
+        "hours": {"weekly": [
+            {"day": day, "start": "09:00", "end": "18:00", "kind": "appointment"}
+            for day in ("monday", "wednesday", "friday")] + [
+            {"day": day, "start": "09:00", "end": "17:00", "kind": "home_visit"} for day in ("tuesday", "thursday")]},
+    }
 
 
 GYNECOLOGY = ("527", "530", "529")  # suivi gynécologique, prénatal, post-natal
@@ -97,6 +151,12 @@ DEMO: dict[str, RegionDemo] = {
                   address_line="4 R DES GRAVIERS", postal_code="78200", commune_insee="78361",
                   city="Mantes-la-Jolie", phone="0130630630", email="contact@cpts-mantois.example.fr",
                   latitude=48.9905, longitude=1.7168, activities=CPTS_ACTIVITIES),
+        showcases=(
+            # FONTAINE Hugo, kiné at the Cabinet Dubois of Mantes-la-Jolie (also at Limay: that draft stays)
+            Showcase("10100000040", "78361", _kine_steps("0130941201", ["78361", "78354", "78335"])),
+            # BENALI Sarah, sage-femme at Limay, home visits as far as Meulan-en-Yvelines
+            Showcase("10100000024", "78335", _midwife_steps("0134772090", ["78335", "78361", "78401", "78402"])),
+        ),
     ),
     "pdl": RegionDemo(
         hospital=Hospital(
@@ -116,6 +176,10 @@ DEMO: dict[str, RegionDemo] = {
                   address_line="25 R DE LA CHAMPENOISE", postal_code="44300", commune_insee="44109",
                   city="Nantes", phone="0240505050", email="contact@cpts-nantes-nord.example.fr",
                   latitude=47.2475, longitude=-1.5519, activities=CPTS_ACTIVITIES),
+        showcases=(
+            Showcase("10200000015", "44184", _kine_steps("0240220000", ["44184", "44132", "44210"])),
+            Showcase("10200000023", "49099", _midwife_steps("0241620000", ["49099", "49192"])),
+        ),
     ),
 }
 
@@ -139,10 +203,12 @@ def load(region: str, url: str | None = None) -> str:
         counts = Counts()
         hospital_units = _hospital(session, region, demo.hospital, rpps_file, counts)
         cpts_unit = _cpts(session, region, demo.cpts, counts)
+        published = [_showcase(session, region, showcase) for showcase in demo.showcases]
         warnings = _check_accounts(session, region)
         indexed = index.rebuild(session, region)
     return (f"FINESS {finess.short()}; RPPS {rpps.short()}; hospital {demo.hospital.finess_et} "
-            f"units {hospital_units}, CPTS unit {cpts_unit}; {counts}; search index {indexed}" + "".join(f"; WARNING {w}" for w in warnings))
+            f"units {hospital_units}, CPTS unit {cpts_unit}; published offers {published}; {counts}; "
+            f"search index {indexed}" + "".join(f"; WARNING {w}" for w in warnings))
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -353,6 +419,26 @@ def _cpts(session: Session, region: str, spec: Cpts, counts: Counts) -> int:
                 "phone": spec.phone, "email": spec.email}
     _offer(session, region, unit, national, counts, "ROR-UO-CPTS", "58", spec.activities)
     return unit.id
+
+
+def _showcase(session: Session, region: str, spec: Showcase) -> int:
+    """Fills and publishes the professional's draft as its owner would, step by step; once: an offer
+    published before (then perhaps changed or unpublished in the demo) is left as it is."""
+    from services.common.actor import Actor
+    from services.offers import lifecycle
+
+    offer = session.scalar(select(Offer).where(Offer.region == region, Offer.owner_rpps == spec.rpps,
+                                               Offer.commune_insee == spec.commune_insee))
+    if offer is None:
+        raise ValueError(f"demo: no offer of RPPS {spec.rpps} in {spec.commune_insee} (rpps-{region}.txt)")
+    if offer.published_at is not None:
+        return offer.id
+    owner = Actor(subject=f"demo:{spec.rpps}", username="demo", region=region,
+                  roles=frozenset({"professional"}), rpps=spec.rpps)
+    for step, body in spec.steps.items():
+        lifecycle.save_step(session, offer, step, body, owner, offer.etag)
+    lifecycle.publish(session, offer, owner, offer.etag)
+    return offer.id
 
 
 def _check_accounts(session: Session, region: str) -> list[str]:

@@ -231,6 +231,28 @@ def test_demo_load_is_idempotent(db_url, db_session):
     assert sf.name == "Consultation sage femme LEFÈVRE Claire" and sf.commune_insee == "78401"
 
 
+def test_a_visitor_of_a_fresh_demo_finds_the_guides_searches(db_url, db_session):
+    """The demo publishes a kiné and a sage-femme without an account, once: the IDF guide's searches
+    answer something on the first `make up` (the demo users' own offers stay drafts to fill)."""
+    from services.offers.demo import load
+    from services.offers.search.query import Criteria, search
+
+    load("idf", db_url)
+    db_session.expire_all()
+    vestibular = search(db_session, Criteria.from_dict("idf", {
+        "where": "Mantes-la-Jolie", "q": "Rééducation vestibulaire", "in": "specific_acts"}), "public")
+    assert "FONTAINE Hugo" in [r["name"].split("kinésithérapie ")[-1] for r in vestibular["results"]]
+    at_home = search(db_session, Criteria.from_dict("idf", {
+        "where": "Meulan-en-Yvelines", "q": "suivi prénatal", "home_visit": True}), "public")
+    midwife = next(r for r in at_home["results"] if "BENALI" in r["name"])
+    assert midwife["distance_km"] == 0.0 and midwife["serves_searched_commune"]
+    published = offer_of(db_session, "10100000024")
+    version = published.version
+    load("idf", db_url)  # published once: a reload does not publish it again
+    db_session.expire_all()
+    assert offer_of(db_session, "10100000024").version == version
+
+
 def test_ror_import_command_in_its_own_process(db_url, db_session, rpps_file):
     """The real command line: a process without eventlet, so the COPY path of the store."""
     import subprocess
