@@ -1,13 +1,17 @@
 """Maillage asks for the same published sheet many times a second: the gateway keeps the answer a moment
 (gateway.readcache). Whoever writes reads the write on the next request, another caller never gets a
-view that is not theirs, and a change made behind the gateway's back reaches it through its event."""
+view that is not theirs, a change made behind the gateway's back reaches it through its event, and the
+events still come after a broker restart."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from nameko.containers import ServiceContainer
+from nameko.standalone.events import event_dispatcher
 
+from gateway.readcache import READ_CACHE, ReadCacheEvents
 from services.common.actor import Actor
 from tests.offers_support import KINE_STEPS, complete_draft, make_offer, subject_of
 
@@ -75,3 +79,39 @@ def test_a_change_made_behind_the_gateway_reaches_it_through_its_event(api, publ
     while api.get(path).status_code == 200:
         assert time.monotonic() - started < 1.0, "the unpublication did not reach the gateway within 1 s"
         time.sleep(0.02)
+
+
+class ReadCacheProbe(ReadCacheEvents):
+    """The gateway's event consumer alone, on a broker of the test's own."""
+
+    name = "read_cache_probe"
+
+
+def test_the_event_consumer_comes_back_after_a_broker_restart(private_broker):
+    """Events dropped while the broker is down are the TTL's business; once it is back, each gateway's
+    exclusive queue is declared again and events drop entries as before."""
+    config = {"AMQP_URI": private_broker.amqp_uri, "serializer": "json", "max_workers": 2}
+    container = ServiceContainer(ReadCacheProbe, config)
+    container.start()
+    key = ("idf", None, "/api/idf/offers/test-probe", b"")
+
+    def kept_until_an_event(timeout: float) -> bool:
+        """An entry is stored, an offers event of the region is published: is the entry dropped?"""
+        READ_CACHE.put(key, "idf", READ_CACHE.generation("idf"), b"{}", 200, {}, "application/json")
+        event_dispatcher(config)("offers", "offers.published", {"region": "idf", "offer_id": 0})
+        deadline = time.monotonic() + timeout
+        while READ_CACHE.get(key, 3600) is not None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    try:
+        assert kept_until_an_event(5)
+        private_broker.stop_app()
+        private_broker.start_app()
+        deadline = time.monotonic() + 90  # nameko reconnects and declares the queue again
+        while not kept_until_an_event(2):
+            assert time.monotonic() < deadline, "the read cache no longer hears the events"
+    finally:
+        container.stop()
