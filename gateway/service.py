@@ -28,7 +28,7 @@ from gateway.schemas import HealthSchema
 from gateway.web.routes import WebRoutes
 from services.common import rpc
 from services.common.config import setting
-from services.common.dependencies import ALL_ERRORS, Database  # noqa: F401  (registers domain errors for RPC)
+from services.common.dependencies import ALL_ERRORS, Database, FrozenHeap  # noqa: F401  (registers domain errors for RPC)
 from services.common.errors import NotFound
 from services.common.heartbeat import Heartbeat
 from services.common.migrations import SERVICES
@@ -46,6 +46,7 @@ class GatewayService(AccountsRoutes, OffersRoutes, DossiersRoutes, AnomaliesRout
     habilitations = Habilitations()
     guards = DownstreamGuards()
     db = Database()  # schema gateway: rate-limit counters, idempotency keys (gateway.models)
+    frozen_heap = FrozenHeap()
     heartbeat = Heartbeat(database=False)  # per-pod probe file (deploy/k8s)
     accounts = RpcProxy("accounts")
     offers = RpcProxy("offers")

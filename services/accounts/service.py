@@ -40,7 +40,7 @@ from services.accounts.schemas import (
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.db import database_url, session_scope, transaction
-from services.common.dependencies import Database, OutboxRelay
+from services.common.dependencies import Database, FrozenHeap, OutboxRelay
 from services.common.entrypoints import rpc
 from services.common.errors import Forbidden, from_marshmallow
 from services.common.health import service_health
@@ -98,6 +98,7 @@ class AccountsService(recipients_rpc.RecipientsRpc, self_service_rpc.SelfService
     db = Database()
     reader = Database(read_only=True)  # read entrypoints: autocommit, read-only connections
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
+    frozen_heap = FrozenHeap()
     outbox = OutboxRelay(Outbox)
     directory = Directories()
     offers = RpcProxy("offers")

@@ -34,7 +34,7 @@ from services.anomalies.schemas import (
 from services.common import ratelimit
 from services.common.actor import Actor
 from services.common.config import setting
-from services.common.dependencies import Database, OutboxRelay
+from services.common.dependencies import Database, FrozenHeap, OutboxRelay
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import (
     Forbidden,
@@ -91,6 +91,7 @@ class AnomaliesService(stats_rpc.AnomalyStatsRpc):
     config = Config()
     db = Database()
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
+    frozen_heap = FrozenHeap()
     outbox = OutboxRelay(Outbox)
     offers = RpcProxy("offers")
 

@@ -12,7 +12,7 @@ from nameko.rpc import RpcProxy
 
 from services.common.actor import Actor
 from services.common.db import is_row_id, keeping_changes, transaction
-from services.common.dependencies import Database, OutboxRelay
+from services.common.dependencies import Database, FrozenHeap, OutboxRelay
 from services.common.entrypoints import rpc as ror_rpc
 from services.common.errors import InvalidInput, NotFound, RorError, Unavailable
 from services.common.health import service_health
@@ -61,6 +61,7 @@ class DossiersService:
 
     db = Database()
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
+    frozen_heap = FrozenHeap()
     outbox = OutboxRelay(Outbox)
     offers = RpcProxy("offers")
 

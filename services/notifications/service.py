@@ -17,7 +17,7 @@ from nameko.timer import timer
 from services.common.actor import Actor
 from services.common.config import setting
 from services.common.db import commit, transaction
-from services.common.dependencies import Database, OutboxRelay
+from services.common.dependencies import Database, FrozenHeap, OutboxRelay
 from services.common.entrypoints import RorRpcProxy, rpc
 from services.common.errors import Forbidden, InvalidInput, Unavailable, from_marshmallow
 from services.common.health import service_health
@@ -67,6 +67,7 @@ class NotificationsService:
     config = Config()
     db = Database()
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
+    frozen_heap = FrozenHeap()
     outbox = OutboxRelay(Outbox)
     accounts = RorRpcProxy("accounts")
     offers = RorRpcProxy("offers")

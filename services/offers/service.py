@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 
 from services.common.actor import Actor
-from services.common.dependencies import Database, OutboxRelay
+from services.common.dependencies import Database, FrozenHeap, OutboxRelay
 from services.common.entrypoints import rpc as nameko_rpc
 from services.common.errors import Forbidden, InvalidInput, RorError
 from services.common.health import service_health
@@ -64,6 +64,7 @@ class OffersService(quality_rpc.QualityRpc, fhir_rpc.FhirRpc, search_rpc.SearchR
     db = Database()
     reader = Database(read_only=True)  # read entrypoints: autocommit, read-only connections
     heartbeat = Heartbeat()  # per-pod probe file (deploy/k8s)
+    frozen_heap = FrozenHeap()
     outbox = OutboxRelay(Outbox)
     national = NationalPushRelay()
     trees = RepertoireListener()  # répertoire trees kept until a change is committed (services.offers.tree_cache)
