@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from services.common.errors import Conflict, NotFound
 from tests.helpers import (
     KEYCLOAK_URL,
     fresh_rpps,  # noqa: E402,F401  (prefix 19: the accounts family)
+    sql,
     wait_for_mail,
 )
 
@@ -178,3 +180,13 @@ def delete_users(region: str, usernames: list[str]) -> None:
         user = directory.find_by_username(name)
         if user:
             directory.delete_user(user["id"], quiet=True)
+
+
+def outbox_event(db_url: str, event_type: str, **match) -> dict:
+    """The last event of `event_type` the accounts service recorded whose payload has `match`."""
+    rows = sql(db_url, "SELECT payload FROM accounts.outbox WHERE event_type = :t ORDER BY created_at",
+               t=event_type).all()
+    payloads = [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+    found = [p for p in payloads if all(p.get(k) == v for k, v in match.items())]
+    assert found, f"no {event_type} event with {match}"
+    return found[-1]

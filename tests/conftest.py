@@ -182,6 +182,16 @@ def tokens():
     return get
 
 
+@pytest.fixture(scope="module")
+def made():
+    """Usernames of the Keycloak users (idf) a test module creates, deleted at the end of the module."""
+    from tests.accounts_support import delete_users
+
+    names: list[str] = []
+    yield names
+    delete_users("idf", names)
+
+
 @pytest.fixture
 def unique():
     return uuid.uuid4().hex[:10]

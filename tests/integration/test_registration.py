@@ -14,8 +14,8 @@ import requests
 from services.accounts.directory import directory_for
 from services.accounts.registration import solve_captcha
 from services.accounts.self_service import DUPLICATE_RPPS
-from tests.accounts_support import PASSWORD, delete_users, fresh_national, fresh_rpps, login
-from tests.helpers import demo_totp, password_token, sql
+from tests.accounts_support import PASSWORD, fresh_national, fresh_rpps, login, outbox_event
+from tests.helpers import demo_totp, password_token
 
 pytestmark = pytest.mark.integration
 REGION = "idf"
@@ -24,14 +24,6 @@ REGION = "idf"
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
     return fresh_national(db_url, REGION, 6, tmp_path_factory.mktemp("rpps"))
-
-
-@pytest.fixture(scope="module")
-def made():
-    """Usernames of the Keycloak users the tests create (deleted at the end of the module)."""
-    names: list[str] = []
-    yield names
-    delete_users(REGION, names)
 
 
 @pytest.fixture
@@ -68,17 +60,8 @@ def form(api, sms_gateway, phone, username, **over):
     return body
 
 
-def outbox(db_url, event_type: str, **match) -> dict:
-    rows = sql(db_url, "SELECT payload FROM accounts.outbox WHERE event_type = :t ORDER BY created_at",
-               t=event_type).all()
-    payloads = [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
-    found = [p for p in payloads if all(p.get(k) == v for k, v in match.items())]
-    assert found, f"no {event_type} event with {match}"
-    return found[-1]
-
-
 def verify(api, db_url, username):
-    event = outbox(db_url, "accounts.registered", username=username)
+    event = outbox_event(db_url, "accounts.registered", username=username)
     assert event["recipients"] == [{"email": event["email"]}]
     resp = requests.get(event["verification_url"], timeout=30)
     assert resp.status_code == 200 and "validée" in resp.text
@@ -262,7 +245,7 @@ def test_mon_compte(api, db_url, registered, national, unique):
     resp = api.patch(url, token=token, headers={"If-Match": etag}, json={"email": new_email})
     assert resp.status_code == 200 and resp.json()["pending_email"] == new_email
     assert resp.json()["email"] != new_email
-    event = outbox(db_url, "accounts.email_change_requested", email=new_email)
+    event = outbox_event(db_url, "accounts.email_change_requested", email=new_email)
     assert requests.get(event["verification_url"], timeout=30).status_code == 200
     assert directory_for(REGION).find_by_username(username)["email"] == new_email
     etag = api.get(url, token=token).headers["ETag"]
@@ -331,7 +314,7 @@ def test_linking_a_ror_account_prepared_by_the_region_admin(api, db_url, tokens,
     assert unknown.status_code == 404
     sent = api.post(f"/api/{REGION}/me/ror-account/link", token=token, json={"username": prepared})
     assert sent.status_code == 202 and sent.json()["email"].startswith("c***@")
-    event = outbox(db_url, "accounts.link_code_sent", username=prepared)
+    event = outbox_event(db_url, "accounts.link_code_sent", username=prepared)
     assert event["recipients"] == [{"email": f"{prepared}@example.org"}]
 
     code = event["code"]

@@ -5,15 +5,13 @@ at her first connection she links the ROR account the region admin prepared; she
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import requests
 
 from services.accounts.directory import directory_for
 from services.accounts.registration import solve_captcha
 from services.common.config import setting
-from tests.accounts_support import PASSWORD, delete_users, fresh_national, fresh_rpps
+from tests.accounts_support import PASSWORD, fresh_national, fresh_rpps, outbox_event
 from tests.e2e.conftest import login_redirects  # noqa: F401  (the test gateway's origin in the realms' client)
 from tests.helpers import sql
 from tests.offers_support import complete_draft, make_offer, subject_of
@@ -26,22 +24,6 @@ REGION = "idf"
 @pytest.fixture(scope="module")
 def national(db_url, tmp_path_factory):
     return fresh_national(db_url, REGION, 3, tmp_path_factory.mktemp("rpps-web"))
-
-
-@pytest.fixture(scope="module")
-def made():
-    names: list[str] = []
-    yield names
-    delete_users(REGION, names)
-
-
-def _event(db_url: str, event_type: str, **match) -> dict:
-    rows = sql(db_url, "SELECT payload FROM accounts.outbox WHERE event_type = :t ORDER BY created_at",
-               t=event_type).all()
-    payloads = [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
-    found = [p for p in payloads if all(p.get(k) == v for k, v in match.items())]
-    assert found, f"no {event_type} event with {match}"
-    return found[-1]
 
 
 def _form(rpps: str, username: str, phone: str) -> dict:
@@ -66,7 +48,7 @@ def register(web: WebClient, api, sms_gateway, db_url, rpps: str | None, usernam
     resp = web.post(f"/{REGION}/inscription", body)
     assert resp.status_code == 200 and "Inscription enregistrée" in resp.text, web.main()[:500]
     registered = web.main()
-    event = _event(db_url, "accounts.registered", username=username)
+    event = outbox_event(db_url, "accounts.registered", username=username)
     landing = requests.get(event["verification_url"], timeout=30)
     assert landing.status_code == 200 and "validée" in landing.text
     return registered
@@ -174,7 +156,7 @@ def test_first_connection_links_the_prepared_ror_account_with_the_emailed_code(a
     assert unknown.status_code == 404 and web.field_error("ror_username")
     sent = web.post(f"/{REGION}/premiere-connexion/lier", {"ror_username": prepared})
     assert sent.status_code == 200 and "c***@example.org" in web.notices()
-    code = _event(db_url, "accounts.link_code_sent", username=prepared)["code"]
+    code = outbox_event(db_url, "accounts.link_code_sent", username=prepared)["code"]
     wrong = web.post(f"/{REGION}/premiere-connexion/lier/confirmer",
                      {"ror_username": prepared, "link_code": "000000" if code != "000000" else "111111"})
     assert wrong.status_code == 400 and web.field_error("link_code")
@@ -262,7 +244,7 @@ def test_a_limited_account_links_first_then_a_new_cgu_version_and_a_new_email_ar
                                                   "email": new, "mobile_phone": phone, "landline_phone": ""})
     assert f"Un e-mail de validation a été envoyé à {new}" in web.notices()
     assert f"En attente de validation : {new}" in web.main() and web.value("email") == f"{username}@example.org"
-    link = _event(db_url, "accounts.email_change_requested", email=new)["verification_url"]
+    link = outbox_event(db_url, "accounts.email_change_requested", email=new)["verification_url"]
     assert "validée" in requests.get(link, timeout=30).text
     web.go(f"/{REGION}/mon-compte")
     assert web.value("email") == new
