@@ -32,7 +32,7 @@ from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
 
 from services.common.entrypoints import RorQueueConsumer
-from services.common.events import EVENT_TYPES
+from services.common.events import source_services
 
 MAX_ENTRIES = 20_000
 MAX_BYTES = 64 * 1024 * 1024  # bodies kept, all entries together
@@ -126,10 +126,6 @@ READ_CACHE = ReadCache()
 def bypass(cache_control: str | None) -> bool:
     value = (cache_control or "").lower()
     return "no-cache" in value or "no-store" in value
-
-
-def source_services() -> list[str]:
-    return sorted({event_type.split(".", 1)[0] for event_type in EVENT_TYPES})
 
 
 class EveryEventBroadcast(Consumer):

@@ -50,6 +50,11 @@ def make_event(event_type: str, region: str | None, actor: str | None, **data) -
     return EventSchema().load(event)
 
 
+def source_services() -> list[str]:
+    """The services that publish events (each on its `<service>.events` exchange)."""
+    return sorted({event_type.split(".", 1)[0] for event_type in EVENT_TYPES})
+
+
 def split_event_type(event_type: str) -> tuple[str, str]:
     """'offers.published' -> ('offers', 'offers.published'): nameko's (source service, event type)."""
     return event_type.split(".", 1)[0], event_type

@@ -13,14 +13,10 @@ from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
 
 from services.common.entrypoints import RorQueueConsumer, queue_arguments
-from services.common.events import EVENT_TYPES
+from services.common.events import source_services
 
 # evt-… like nameko's event queues (the production-mode test finds it by that prefix).
 QUEUE_NAME = "evt-all--notifications.on_event"
-
-
-def source_services() -> list[str]:
-    return sorted({event_type.split(".", 1)[0] for event_type in EVENT_TYPES})
 
 
 class EveryEvent(Consumer):
