@@ -20,13 +20,13 @@ from services.common.actor import Actor
 from services.common.config import setting
 from services.common.db import session_factory, transaction
 from services.common.errors import Unavailable
-from tests.accounts_support import PASSWORD
+from tests.accounts_support import PASSWORD, outbox_event
 from tests.helpers import sql
 from tests.integration import test_registration as registration
-from tests.integration.test_registration import REGION, form, outbox, token_of
+from tests.integration.test_registration import REGION, form, token_of
 
 # The registration scenarios' fixtures (national RPPS records, fresh phone numbers, users deleted at the end).
-made, national, phone, registered = registration.made, registration.national, registration.phone, registration.registered
+national, phone, registered = registration.national, registration.phone, registration.registered
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ def test_wrong_link_codes_and_refused_lookups_count_although_each_request_fails(
     assert api.post(f"/api/{REGION}/ror-accounts", token=tokens(REGION, "admin"),
                     json={"username": prepared, "email": f"{prepared}@example.org"}).status_code == 201
     assert api.post(f"/api/{REGION}/me/ror-account/link", token=token, json={"username": prepared}).status_code == 202
-    code = outbox(db_url, "accounts.link_code_sent", username=prepared)["code"]
+    code = outbox_event(db_url, "accounts.link_code_sent", username=prepared)["code"]
     wrong = "000000" if code != "000000" else "111111"
     confirm = f"/api/{REGION}/me/ror-account/link/confirm"
     for _ in range(rules.MAX_CODE_FAILURES):
@@ -133,7 +133,7 @@ def test_a_link_that_does_not_commit_takes_back_the_structure_editor_role(api, d
     assert api.post(f"/api/{REGION}/ror-accounts", token=tokens(REGION, "admin"),
                     json={"username": prepared, "email": f"{prepared}@example.org", "structure_id": 1}).status_code == 201
     assert api.post(f"/api/{REGION}/me/ror-account/link", token=token, json={"username": prepared}).status_code == 202
-    code = outbox(db_url, "accounts.link_code_sent", username=prepared)["code"]
+    code = outbox_event(db_url, "accounts.link_code_sent", username=prepared)["code"]
     directory = directory_for(REGION)
     user = directory.find_by_username(username)
     actor = Actor(subject=user["id"], username=username, region=REGION, rpps=rpps)
