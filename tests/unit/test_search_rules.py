@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 
 from services.common.errors import InvalidInput
 from services.offers.search import export, query, reference_tables
+from services.offers.search import text as search_text
 from services.offers.search.text import terms
 
 
@@ -76,3 +77,13 @@ def test_the_next_ring_follows_the_density_of_the_matches_found():
     assert query.next_reach(10, 0, 201) == 40  # none found: 4 times farther
     assert query.next_reach(10, 150, 201) == 25  # nearly there: at least 2.5 times
     assert 120 < query.next_reach(10, 2, 201) < 125  # 2 found within 10 km: ~150 times the area
+
+
+def test_a_one_letter_prefix_beside_longer_words_is_checked_on_the_rows_not_by_the_index():
+    """"suiv post-n": the 'n' would make the index read every word starting with n."""
+    tsq = "(( 'suiv':* | 'suivi':* )) & (( 'post':* )) & ('n':*)"
+    assert search_text._groups(tsq) == ["(( 'suiv':* | 'suivi':* ))", "(( 'post':* ))", "('n':*)"]
+    assert [search_text._short_prefixes_only(g) for g in search_text._groups(tsq)] == [False, False, True]
+    assert search_text.matching(None, "('n':*)") == ("('n':*)", False)  # alone: the index reads it
+    assert search_text._short_prefixes_only("('ab':* | 'abc':*)") is False
+    assert search_text._short_prefixes_only("('n')") is False  # a whole word, not a prefix

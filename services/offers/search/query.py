@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -44,10 +45,10 @@ PER_PAGE = 15
 MAX_RESULTS = 200
 RELEVANCE_POOL = 500
 DEFAULT_RADIUS_KM = 150
-WALK = 1500  # entries nearest to the place read first (the GiST order): where a common need is found
+WALK = 1500  # the first ring reaches this many entries nearest to the place: a common need is there
 RING_GROWTH = 2.5  # each ring of the nearest matches reaches at least this many times farther
-MIN_RING_KM = 1.0  # the walk may not have left the place (entries at its very point)
-MAX_CELLS = 64  # squares of one ring's index scan at most
+MIN_RING_KM = 1.0  # the WALK nearest entries may all be at the very point of the place
+MAX_CELLS = 128  # squares of one ring's index scan at most
 # Great-circle distance (km) from the place (:lat, :lon).
 _DISTANCE = """CASE WHEN e.latitude IS NULL THEN NULL ELSE 2 * 6371.0 * asin(sqrt(
                power(sin(radians(e.latitude - :lat) / 2), 2)
@@ -212,8 +213,9 @@ _DETAILS = """e.id, e.structure_id, e.offer_id, e.structure_kind, e.parent_id, e
 
 
 def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None,
-             match: str | None = None) -> list[str]:
-    """SQL conditions on the entries; `match` is `tsq` with its prefixes expanded (search_text.matching)."""
+             match: tuple[str | None, bool] = (None, False)) -> list[str]:
+    """SQL conditions on the entries; `match` is `tsq` for the index, with its prefixes expanded, and
+    whether the rows must still be checked against `tsq` (search_text.matching)."""
     where = ["e.region = :region"]
     if c.in_ == "structures":
         where.append("e.entry_kind = 'structure'")
@@ -228,8 +230,10 @@ def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None
         where.append(f"e.{column} = ANY(:codes)" if column == "unit_type" else f"e.{column} && CAST(:codes AS text[])")
     elif tsq:
         params["tsq"] = tsq
-        params["tsq_match"] = match or tsq
+        params["tsq_match"] = match[0] or tsq
         where.append("e.document @@ CAST(:tsq_match AS tsquery)")
+        if match[1]:  # a function, not the operator: checked on the rows the index found, not by the index
+            where.append("ts_match_vq(e.document, CAST(:tsq AS tsquery))")
     if c.patientele == "E":
         where.append("e.age_min < 18")
     elif c.patientele == "A":
@@ -259,15 +263,26 @@ def _category_codes(session: Session, c: Criteria, tsq: str | None) -> list[str]
         {"cat": c.in_, "tsq": tsq}).scalars())
 
 
-def _cells_around(x: float, y: float, reach: float) -> list[str] | None:
-    """Keys of the squares covering [x ± reach] × [y ± reach], at the smallest size that needs at most
-    MAX_CELLS of them; None when even the largest squares would need more (no cell condition then)."""
+def _cells_around(x: float, y: float, reach: float, disk: bool = False) -> list[str] | None:
+    """Keys of the squares covering [x ± reach] × [y ± reach] — or, with `disk`, only those meeting the
+    disk of radius `reach` (a ring's condition is a projected distance) —, at the smallest size that
+    needs at most MAX_CELLS of them; None when even the largest squares would need more (no cell
+    condition then)."""
     for size in CELL_SIZES_KM:
         xs = range(math.floor((x - reach) / size), math.floor((x + reach) / size) + 1)
         ys = range(math.floor((y - reach) / size), math.floor((y + reach) / size) + 1)
-        if len(xs) * len(ys) <= MAX_CELLS:
-            return [cell_key(size, fx, fy) for fx in xs for fy in ys]
+        if len(xs) * len(ys) > (2 if disk else 1) * MAX_CELLS:  # the disk meets about π/4 of them
+            continue
+        cells = [(fx, fy) for fx in xs for fy in ys if not disk or _gap(x, fx, size) ** 2
+                 + _gap(y, fy, size) ** 2 <= reach ** 2]
+        if len(cells) <= MAX_CELLS:
+            return [cell_key(size, fx, fy) for fx, fy in cells]
     return None
+
+
+def _gap(v: float, f: int, size: int) -> float:
+    """Distance along one axis from `v` to the square [f·size, (f+1)·size] (0 inside)."""
+    return max(f * size - v, 0.0, v - (f + 1) * size)
 
 
 def _key_groups(c: Criteria, codes: list[str] | None) -> list[list[str]]:
@@ -298,33 +313,41 @@ def next_reach(reach: float, found: int, pool: int) -> float:
     return reach * max(RING_GROWTH, math.sqrt(1.5 * pool / found))
 
 
+_FIRST_REACH: dict[tuple[float, float, int], float | None] = {}
+FIRST_REACH_CACHED = 50_000  # places
+
+
+def first_reach(session: Session, x: float, y: float) -> float | None:
+    """How far the WALK entries nearest to the point go (None: fewer entries in all): the first ring's
+    radius. Kept per place in the process: only the cost of the search depends on it, not its results,
+    and the directory's density around a commune changes slowly."""
+    key = (round(x, 3), round(y, 3), WALK)
+    if key not in _FIRST_REACH:
+        if len(_FIRST_REACH) >= FIRST_REACH_CACHED:
+            _FIRST_REACH.clear()
+        _FIRST_REACH[key] = session.execute(text(
+            f"SELECT geo <-> point(:x, :y) FROM offers.search_entries WHERE geo IS NOT NULL "
+            f"ORDER BY geo <-> point(:x, :y) OFFSET {WALK - 1} LIMIT 1"), {"x": x, "y": y}).scalar()
+    return _FIRST_REACH[key]
+
+
 def _nearest(session: Session, selected: str, where: str, params: dict, pool: int, radius: float) -> list:
     """The `pool` matches nearest to the place (projected distance) within the square of ± `radius` km,
     in that order: the same rows as walking the GiST index outwards with the criteria as a filter, at
     a cost bounded by the nearby matches.
 
-    1. The WALK entries nearest to the place (GiST order), filtered: a common need is there.
-    2. Otherwise rings of growing radius, each one index scan of the need's matches in the squares
-       around the place (GIN: text or codes, and keys: squares, kind, UO type…): a ring holding `pool` matches within its
-       radius holds the `pool` nearest ones. The last ring is the square itself."""
+    Rings of growing radius, each one index scan of the need's matches in the squares around the place
+    (GIN: text or codes, and keys: squares, kind, UO type…): a ring holding `pool` matches within its
+    radius holds the `pool` nearest ones. The first ring reaches the WALK entries nearest to the place
+    (an index-only scan of the GiST index: the density of the directory there); the next ones follow the
+    density of the matches found. The last ring is the square itself."""
     order = "ORDER BY (e.geo <-> point(:x, :y)) + 0, e.id"  # ties (entries of one site) kept in one order
-    walked = session.execute(text(
-        f"{selected.replace('FROM offers.search_entries e', '')} FROM (SELECT * FROM offers.search_entries "
-        f"ORDER BY geo <-> point(:x, :y) LIMIT {WALK}) e WHERE {where} AND {_IN_SQUARE} {order} LIMIT {pool}"),
-        params).all()
-    if len(walked) >= pool:
-        return walked
-    # How far the walk went (the projected distance of its last entry): every match nearer is in `walked`.
-    reach = session.execute(text(
-        f"SELECT geo <-> point(:x, :y) FROM offers.search_entries WHERE geo IS NOT NULL "
-        f"ORDER BY geo <-> point(:x, :y) OFFSET {WALK - 1} LIMIT 1"), params).scalar()
-    if reach is None:  # fewer entries than the walk: it saw them all
-        return walked
-    reach, found = max(reach, MIN_RING_KM), len(walked)
+    reach = first_reach(session, params["x"], params["y"])
+    reach = radius if reach is None else max(reach, MIN_RING_KM)  # fewer entries than WALK: the square
     while True:
-        reach = next_reach(reach, found, pool)
         last = reach >= radius
-        cells = _cells_around(params["x"], params["y"], radius if last else reach)
+        cells = _cells_around(params["x"], params["y"], radius) if last else _cells_around(
+            params["x"], params["y"], reach, disk=True)
         ring = dict(params, reach=reach, cells=cells)
         conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
         if cells is not None:
@@ -333,11 +356,17 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
                                ring).all()
         if last or len(rows) >= pool:
             return rows
-        found = len(rows)
+        # None within the reach of WALK entries (or more): a rare need, or none around; the square's
+        # matches are few — one scan of them, rather than ring after ring over posting lists that
+        # do not meet.
+        reach = radius if not rows else next_reach(reach, len(rows), pool)
+
+
+NO_RANK = "CAST(0 AS real)"  # (a float like ts_rank's, not a numeric: psycopg2 would make Decimals of it)
 
 
 def _rank(tsq: str | None) -> str:
-    return "ts_rank(e.document, CAST(:tsq AS tsquery))" if tsq else "0.0"
+    return "ts_rank(e.document, CAST(:tsq AS tsquery))" if tsq else NO_RANK
 
 
 def _criteria_sql(session: Session, c: Criteria) -> tuple[str, dict, str] | None:
@@ -350,7 +379,7 @@ def _criteria_sql(session: Session, c: Criteria) -> tuple[str, dict, str] | None
     if codes == []:
         return None
     params: dict = {"region": c.region}
-    match = search_text.matching(session, tsq) if codes is None else None
+    match = search_text.matching(session, tsq) if codes is None else (None, False)
     conditions = _filters(c, params, codes, tsq, match)
     for n, group in enumerate(_key_groups(c, codes)):  # the same criteria, for the GIN scan
         params[f"keys{n}"] = group
@@ -370,7 +399,7 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
         return [], False
     where, params, rank = found
     if place is None or place.latitude is None:
-        order = f"{rank} DESC, e.name, e.id" if rank != "0.0" else "e.name, e.id"
+        order = f"{rank} DESC, e.name, e.id" if rank != NO_RANK else "e.name, e.id"
         rows = session.execute(text(
             f"SELECT {_COLUMNS}, {rank} AS rank, false AS serves FROM offers.search_entries e "
             f"WHERE {where} ORDER BY {order} LIMIT {MAX_RESULTS + 1}"), params).all()
@@ -386,16 +415,14 @@ def candidates(session: Session, c: Criteria, place: Place | None) -> tuple[list
     if not c.home_visit:  # « à domicile »: only the offers whose territory covers the place
         rows += _nearest(session, selected, where, params, pool, c.radius_km)
     unique = {r.id: r for r in rows}.values()  # an offer serving the place may also be among the nearest
-    rows = [r for r in unique if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
-
-    def distance(row) -> float:
-        return 0.0 if row.serves else (row.distance if row.distance is not None else math.inf)
-
+    # (distance from the place: 0 for the offers serving it; rank; the row), those within the radius
+    ranked = [(0.0 if r.serves else r.distance, -r.rank, r) for r in unique
+              if r.serves or (r.distance is not None and r.distance <= c.radius_km)]
     if c.sort == "relevance":
-        rows.sort(key=lambda r: (-r.rank, distance(r), r.name, r.id))
+        ranked.sort(key=lambda k: (k[1], k[0], k[2].name, k[2].id))
     else:
-        rows.sort(key=lambda r: (distance(r), -r.rank, r.name, r.id))
-    return rows[:MAX_RESULTS], len(rows) > MAX_RESULTS
+        ranked.sort(key=lambda k: (k[0], k[1], k[2].name, k[2].id))
+    return [k[2] for k in ranked[:MAX_RESULTS]], len(ranked) > MAX_RESULTS
 
 
 # ------------------------------------------------------------------ results
@@ -487,31 +514,30 @@ def result(row, place: Place | None, audience: str, now: datetime | None = None)
 def facets(rows) -> dict[str, list[dict]]:
     """Counts of the rows per facet value, most frequent first; a profession's or speciality's label is
     the one of the first row holding it."""
-    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    counts: dict[str, Counter] = {name: Counter() for name in FACETS}
+    patientele, offer_type, activities, care_modes, unit_types = (
+        counts[name] for name in ("patientele", "offer_type", "operational_activities", "care_modes", "unit_types"))
     first: dict[str, dict[str, str | None]] = {"specialties": {}, "professions": {}}  # code -> labels_text
-
-    def add(name: str, code: str) -> None:
-        counter = counts[name]
-        counter[code] = counter.get(code, 0) + 1
-
     for row in rows:
-        if row.age_min is not None:  # the letters of `patientele`
-            if row.age_min < 18:
-                add("patientele", "E")
+        age_min = row.age_min
+        if age_min is not None:  # the letters of `patientele`
+            if age_min < 18:
+                patientele["E"] += 1
             if row.age_max is None or row.age_max >= 18:
-                add("patientele", "A")
-        if row.offer_type:
-            add("offer_type", row.offer_type)
-        for code in row.activities or ():
-            add("operational_activities", code)
-        if row.care_mode:
-            add("care_modes", row.care_mode)
-        if row.unit_type:
-            add("unit_types", row.unit_type)
+                patientele["A"] += 1
+        offer_type[row.offer_type] += 1
+        if row.activities:
+            activities.update(row.activities)
+        care_modes[row.care_mode] += 1
+        unit_types[row.unit_type] += 1
         for name in ("specialties", "professions"):
-            for code in getattr(row, name) or ():
-                add(name, code)
-                first[name].setdefault(code, row.labels_text)
+            codes = getattr(row, name)
+            if codes:
+                counts[name].update(codes)
+                seen = first[name]
+                for code in codes:
+                    if code not in seen:
+                        seen[code] = row.labels_text
 
     def label(name: str, code: str) -> str | None:
         if name in first:
@@ -521,7 +547,8 @@ def facets(rows) -> dict[str, list[dict]]:
 
     answer = {}
     for name, counter in counts.items():
-        entries = [{"code": code, "label": label(name, code) or code, "count": n} for code, n in counter.items()]
+        entries = [{"code": code, "label": label(name, code) or code, "count": n}
+                   for code, n in counter.items() if code]  # (no type of offer, care mode, UO type: no value)
         answer[name] = sorted(entries, key=lambda v: (-v["count"], v["label"]))
     return answer
 

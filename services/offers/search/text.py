@@ -41,40 +41,29 @@ def terms(query: str | None) -> list[str]:
     return list(dict.fromkeys(kept))[:MAX_TERMS]
 
 
-_CORRECT = text("""
-SELECT t.term,
-       CASE WHEN EXISTS (SELECT 1 FROM offers.search_words w  -- a word starting with the term (index range)
-                          WHERE w.word >= t.term AND w.word < t.term || '{')
-            THEN ARRAY[t.term]
-            ELSE ARRAY(SELECT w.word FROM offers.search_words w
-                        WHERE w.word OPERATOR(public.%) t.term
-                          AND public.similarity(w.word, t.term) >= :min_similarity
-                        ORDER BY public.similarity(w.word, t.term) DESC, length(w.word), w.word
-                        LIMIT :per_term)
-       END AS alternatives
-  FROM unnest(CAST(:terms AS text[])) WITH ORDINALITY AS t(term, n)
- ORDER BY t.n
-""")
-
-
-def alternatives(session: Session, words: list[str]) -> list[list[str]]:
-    """For each word: itself when it starts a word of the vocabulary, else its nearest words (maybe
-    none: the query then matches nothing)."""
-    if not words:
-        return []
-    rows = session.execute(_CORRECT, {"terms": words, "min_similarity": MIN_SIMILARITY,
-                                      "per_term": CORRECTIONS_PER_TERM}).all()
-    return [list(row.alternatives or []) for row in rows]
-
-
-def _escape(word: str) -> str:
-    return word.replace("'", "")  # words are [a-z0-9] already; belt and braces
-
-
+# For each word: itself when it starts a word of the vocabulary, else its nearest words (maybe none: the
+# query then matches nothing, ''); then the words' groups ANDed, each word a prefix, stemmed and as typed.
+# One statement: a search runs it every time.
 _TSQUERY = text("""
-SELECT string_agg('(' || (to_tsquery('offers.ror_fr', g.q) || to_tsquery('offers.ror_simple', g.q))::text || ')',
-                  ' & ' ORDER BY g.n)
-  FROM unnest(CAST(:groups AS text[])) WITH ORDINALITY AS g(q, n)
+WITH alternatives AS (
+    SELECT t.n,
+           CASE WHEN EXISTS (SELECT 1 FROM offers.search_words w  -- a word starting with the term (index range)
+                              WHERE w.word >= t.term AND w.word < t.term || '{')
+                THEN ARRAY[t.term]
+                ELSE ARRAY(SELECT w.word FROM offers.search_words w
+                            WHERE w.word OPERATOR(public.%) t.term
+                              AND public.similarity(w.word, t.term) >= :min_similarity
+                            ORDER BY public.similarity(w.word, t.term) DESC, length(w.word), w.word
+                            LIMIT :per_term)
+           END AS words
+      FROM unnest(CAST(:terms AS text[])) WITH ORDINALITY AS t(term, n)
+)
+SELECT CASE WHEN bool_or(cardinality(a.words) = 0) THEN ''
+            ELSE string_agg('(' || (to_tsquery('offers.ror_fr', g.q) || to_tsquery('offers.ror_simple', g.q))::text
+                            || ')', ' & ' ORDER BY a.n) END
+  FROM alternatives a
+  CROSS JOIN LATERAL (SELECT string_agg(w || ':*', ' | ') AS q  -- words are [a-z0-9] (terms, search_words)
+                        FROM unnest(a.words) AS w) g
 """)
 
 
@@ -84,12 +73,8 @@ def tsquery(session: Session, query: str | None) -> str | None:
     words = terms(query)
     if not words:
         return None
-    groups = []
-    for options in alternatives(session, words):
-        if not options:
-            return ""
-        groups.append(" | ".join(f"{_escape(w)}:*" for w in options))
-    return session.execute(_TSQUERY, {"groups": groups}).scalar() or ""
+    return session.execute(_TSQUERY, {"terms": words, "min_similarity": MIN_SIMILARITY,
+                                      "per_term": CORRECTIONS_PER_TERM}).scalar() or ""
 
 
 _PREFIX = re.compile(r"'([a-z0-9]+)':\*")
@@ -105,15 +90,44 @@ def _quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def matching(session: Session, tsq: str | None) -> str | None:
-    """The tsquery `tsq` with each prefix ('post':*) replaced by the lexemes of the index it starts
-    ('post' | 'postnatal' | 'poste'): the same matches, for the entries' GIN index. A prefix that starts
-    no lexeme stays (it matches nothing either way)."""
+def _groups(tsq: str) -> list[str]:
+    """The top-level ANDed groups of a tsquery built by `tsquery` ('(…) & (…)')."""
+    groups, depth, start = [], 0, 0
+    for i, char in enumerate(tsq):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "&" and depth == 0:
+            groups.append(tsq[start:i].strip())
+            start = i + 1
+    groups.append(tsq[start:].strip())
+    return [g for g in groups if g]
+
+
+def _short_prefixes_only(group: str) -> bool:
+    """A group whose every word is a prefix shorter than MIN_EXPANDED_PREFIX ('n':*, from "post-n")."""
+    words = re.findall(r"'([^']*)'(:\*)?", group)
+    return bool(words) and all(star and len(word) < MIN_EXPANDED_PREFIX for word, star in words)
+
+
+def matching(session: Session, tsq: str | None) -> tuple[str | None, bool]:
+    """(the query for the entries' GIN index, whether the rows must still be checked against `tsq`).
+
+    The query is `tsq` with each prefix ('post':*) replaced by the lexemes of the index it starts
+    ('post' | 'postnatal' | 'poste'): the same matches. A prefix that starts no lexeme stays (it
+    matches nothing either way). A word of one or two letters typed as a prefix beside longer words
+    ("suiv post-n") is left out of the index's query — it would read every posting list it starts,
+    whole — and checked on the rows instead (True)."""
     if not tsq:
-        return tsq
-    prefixes = sorted({p for p in _PREFIX.findall(tsq) if len(p) >= MIN_EXPANDED_PREFIX})
+        return tsq, False
+    groups = _groups(tsq)
+    kept = [g for g in groups if not _short_prefixes_only(g)]
+    loose = bool(kept) and len(kept) < len(groups)
+    narrowed = " & ".join(kept) if loose else tsq
+    prefixes = sorted({p for p in _PREFIX.findall(narrowed) if len(p) >= MIN_EXPANDED_PREFIX})
     if not prefixes:
-        return tsq
+        return narrowed, loose
     found = {row.prefix: row.lexemes for row in session.execute(
         _EXPAND, {"prefixes": prefixes, "limit": MAX_EXPANSION + 1})}
 
@@ -123,4 +137,4 @@ def matching(session: Session, tsq: str | None) -> str | None:
             return match.group(0)
         return "( " + " | ".join(_quoted(x) for x in lexemes) + " )"
 
-    return _PREFIX.sub(replace, tsq)
+    return _PREFIX.sub(replace, narrowed), loose
