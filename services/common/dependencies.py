@@ -35,17 +35,31 @@ class FrozenHeap(DependencyProvider):
     out of the garbage collector's reach: a full collection then walks only what requests allocate.
     Without it, those collections are the p99 of a busy process: cached reads at 20 clients, p99 55-65 ms
     without, 15-20 ms with (tests/bench/bench_read_path.py). Once per process: a process running several
-    containers (the tests) freezes only what its first start found."""
+    containers (the tests) freezes only what its first start found, and what its first workers
+    kept."""
 
     frozen = False  # per process
+    # Once more after this many workers of the process: what the first requests loaded for good
+    # (reference files, communes, nomenclatures, compiled statements) joins the frozen heap.
+    REFREEZE_AFTER = 200
+    workers = 0  # per process
 
     def start(self):
-        import gc
-
         if not FrozenHeap.frozen:
             FrozenHeap.frozen = True
-            gc.collect()
-            gc.freeze()
+            self._freeze()
+
+    def worker_teardown(self, worker_ctx):  # after the reply: the pause delays no answer of this worker
+        FrozenHeap.workers += 1
+        if FrozenHeap.workers == self.REFREEZE_AFTER:
+            self._freeze()
+
+    @staticmethod
+    def _freeze() -> None:
+        import gc
+
+        gc.collect()
+        gc.freeze()
 
 
 class Database(DependencyProvider):

@@ -143,6 +143,10 @@ def test_prefixes_match_the_same_entries_once_expanded(db_url, spread_kines):
         assert session.execute(text("SELECT offer_id FROM offers.search_entries WHERE document @@ "
                                     "CAST(:q AS tsquery)"), {"q": matching}).scalars().all() == [ids[0]]
         session.rollback()
+    # "spread… k": the 'k' is checked on the rows — the same kinés, nearest first; none for an 'x'.
+    assert _found(db_url, {"where": "Mantes-la-Jolie", "q": f"spread{token} k", "radius_km": 1000})[0] \
+        == _by_distance("78361", ids)
+    assert _found(db_url, {"where": "Mantes-la-Jolie", "q": f"spread{token} x", "radius_km": 1000})[0] == []
 
 
 def test_the_keys_of_an_entry_say_its_squares_kind_and_patienteles(db_url, spread_kines):
@@ -153,3 +157,25 @@ def test_the_keys_of_an_entry_say_its_squares_kind_and_patienteles(db_url, sprea
     x, y = lon * index.KM_PER_DEGREE_LON, lat * index.KM_PER_DEGREE_LAT
     squares = {index.cell_key(size, math.floor(x / size), math.floor(y / size)) for size in index.CELL_SIZES_KM}
     assert set(keys) == squares | {"k:offer", "u:ROR-UO-KINE", "o:liberal", "p:A"}
+
+
+def test_relevance_lists_the_best_match_of_the_nearest_first(db_url, spread_kines):
+    """Sorted by relevance, the kiné of Orléans whose name says the words twice comes first; by
+    distance, the kiné of Mantes."""
+    token, ids = spread_kines
+    orleans = ids[[c[0] for c in COMMUNES].index("45234")]
+    with session_scope(db_url) as session:
+        session.execute(text("UPDATE offers.offers SET name = :name WHERE id = :id"),
+                        {"name": f"Kinésithérapie SPREAD{token.upper()} spread{token} spread{token}", "id": orleans})
+        index.refresh_offer(session, orleans)
+        order = {}
+        for sort in ("relevance", "distance"):
+            c = query.Criteria.from_dict("idf", {"where": "Mantes-la-Jolie", "q": f"spread{token}", "sort": sort})
+            rows, _ = query.candidates(session, c, query.resolve_place(session, "idf", c.where))
+            offer_of = dict(session.execute(text("SELECT id, offer_id FROM offers.search_entries "
+                                                 "WHERE id = ANY(:ids)"), {"ids": [r.id for r in rows]}).all())
+            order[sort] = [offer_of[r.id] for r in rows]
+        session.rollback()
+    assert order["relevance"][0] == orleans and sorted(order["relevance"]) == sorted(order["distance"])
+    assert order["distance"][0] == ids[0] and order["distance"].index(orleans) > 0
+    assert order["relevance"][1:] == [i for i in order["distance"] if i != orleans]  # then by distance

@@ -1,6 +1,7 @@
 """Plain rules of the search: query words, patientèle letters, travel time, synonyms of replaced labels,
 the criteria checked at the service boundary, the Excel rows."""
 
+import math
 from io import BytesIO
 
 import pytest
@@ -71,12 +72,18 @@ def test_rings_of_squares_cover_the_reach_around_the_place():
         assert query.cell_key(4, int((x + dx) // 4), int((y + dy) // 4)) in cells
     assert all(c.startswith("c64:") for c in query._cells_around(x, y, 150))  # the default radius
     assert query._cells_around(x, y, 1000) is None  # too many squares: no square condition
+    # A ring's squares: those meeting its disk (the corners of the square around it are left out).
+    disk = query._cells_around(x, y, 10, disk=True)
+    assert set(disk) < set(cells) and len(disk) == 32
+    for angle in range(0, 360, 5):  # every point of the disk is in one of them
+        px, py = x + 9.99 * math.cos(math.radians(angle)), y + 9.99 * math.sin(math.radians(angle))
+        assert query.cell_key(4, int(px // 4), int(py // 4)) in disk
 
 
 def test_the_next_ring_follows_the_density_of_the_matches_found():
-    assert query.next_reach(10, 0, 201) == 40  # none found: 4 times farther
-    assert query.next_reach(10, 150, 201) == 25  # nearly there: at least 2.5 times
-    assert 120 < query.next_reach(10, 2, 201) < 125  # 2 found within 10 km: ~150 times the area
+    assert query.next_reach(10, 0, 201, 150) == 150  # none found: the whole square at once
+    assert query.next_reach(10, 150, 201, 150) == 25  # nearly there: at least 2.5 times
+    assert 120 < query.next_reach(10, 2, 201, 150) < 125  # 2 found within 10 km: ~150 times the area
 
 
 def test_a_one_letter_prefix_beside_longer_words_is_checked_on_the_rows_not_by_the_index():

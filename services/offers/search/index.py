@@ -160,6 +160,7 @@ SELECT region, 'offer', unit_id, offer_id, kind, left(name, 255), site_id, site_
        coalesce(published->'contacts'->'contacts', '[]'::jsonb), published->'hours',
        jsonb_build_object('professions', professions, 'specialties', specialties), document, published_at, now()
   FROM rows
+ ORDER BY floor(lat * 20), lon  -- neighbours in neighbouring pages (a rebuild writes the whole table)
 ON CONFLICT (entry_kind, structure_id) DO UPDATE SET
     region = EXCLUDED.region, offer_id = EXCLUDED.offer_id, structure_kind = EXCLUDED.structure_kind,
     name = EXCLUDED.name, parent_id = EXCLUDED.parent_id, parent_name = EXCLUDED.parent_name,
@@ -214,6 +215,7 @@ SELECT region, 'structure', id, kind, name, CASE WHEN kind = 'site' THEN ej_id E
        jsonb_build_object('category', category_label, 'type', type_label, 'discipline', discipline),
        document, now()
   FROM rows
+ ORDER BY floor(lat * 20), lon
 ON CONFLICT (entry_kind, structure_id) DO UPDATE SET
     region = EXCLUDED.region, structure_kind = EXCLUDED.structure_kind, name = EXCLUDED.name,
     parent_id = EXCLUDED.parent_id, parent_name = EXCLUDED.parent_name, legal_entity_id = EXCLUDED.legal_entity_id,

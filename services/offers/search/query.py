@@ -43,7 +43,7 @@ from services.offers.search.opening import open_now
 
 PER_PAGE = 15
 MAX_RESULTS = 200
-RELEVANCE_POOL = 500
+RELEVANCE_POOL = 300  # relevance lists the 200 most relevant of the 300 nearest matches
 DEFAULT_RADIUS_KM = 150
 WALK = 1500  # the first ring reaches this many entries nearest to the place: a common need is there
 RING_GROWTH = 2.5  # each ring of the nearest matches reaches at least this many times farther
@@ -305,11 +305,13 @@ def _key_groups(c: Criteria, codes: list[str] | None) -> list[list[str]]:
     return groups
 
 
-def next_reach(reach: float, found: int, pool: int) -> float:
+def next_reach(reach: float, found: int, pool: int, radius: float) -> float:
     """The radius of the next ring: where `pool` matches should be, at the density of the `found`
-    matches within `reach` (at least RING_GROWTH times farther; 4 times when none was found)."""
+    matches within `reach` (at least RING_GROWTH times farther). None found within the reach of WALK
+    entries (or more): a rare need, or none around — the square's matches are few: `radius`, one scan
+    of them rather than ring after ring over posting lists that do not meet."""
     if found <= 0:
-        return reach * 4
+        return radius
     return reach * max(RING_GROWTH, math.sqrt(1.5 * pool / found))
 
 
@@ -356,10 +358,7 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
                                ring).all()
         if last or len(rows) >= pool:
             return rows
-        # None within the reach of WALK entries (or more): a rare need, or none around; the square's
-        # matches are few — one scan of them, rather than ring after ring over posting lists that
-        # do not meet.
-        reach = radius if not rows else next_reach(reach, len(rows), pool)
+        reach = next_reach(reach, len(rows), pool, radius)
 
 
 NO_RANK = "CAST(0 AS real)"  # (a float like ts_rank's, not a numeric: psycopg2 would make Decimals of it)
