@@ -84,11 +84,17 @@ def finess(path: str, region: str, report_path, keep_first: int, batch_size: int
 
 def _reindex(region: str, url) -> None:
     """The search index follows an import (structures and their offers changed in bulk)."""
-    from services.common.db import session_scope
+    from sqlalchemy import text
+
+    from services.common.db import database_url, get_engine, session_scope
     from services.offers.search import index
 
     with session_scope(url) as session:
         counts = index.rebuild(session, region)
+    # The planner's statistics and the visibility map (index-only scans of the GiST index) for the rows
+    # just written, and their predecessors' room made reusable; outside a transaction.
+    with get_engine(url or database_url()).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE offers.search_entries"))
     click.echo(f"  index de recherche [{region}] : {counts['structures']} établissements, "
                f"{counts['offers']} offres publiées")
 
