@@ -1,7 +1,7 @@
 """The nearest matches at national scale, on PostgreSQL: a need typed with prefixes matches the same
 entries once its prefixes are expanded into the index's lexemes, and the nearest matches are the same
-whether they are found in the entries nearest to the place (a common need) or in rings of squares
-around it (a rare one). Kinés of one test run are spread from Mantes-la-Jolie to Dijon."""
+whatever the rings of squares around the place they are found in (the first ring wide or narrow).
+Kinés of one test run are spread from Mantes-la-Jolie to Dijon."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _km(a: str, b: str) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-@pytest.mark.parametrize("walk", [query.WALK, 1], ids=["nearest entries", "rings of squares"])
+@pytest.mark.parametrize("walk", [query.WALK, 1], ids=["first ring: 1,500 entries", "first ring: 1 entry"])
 def test_the_nearest_kines_from_mantes_whichever_way_they_are_found(db_url, spread_kines, monkeypatch, walk):
     token, ids = spread_kines
     monkeypatch.setattr(query, "WALK", walk)
