@@ -46,7 +46,7 @@ MAX_RESULTS = 200
 RELEVANCE_POOL = 300  # relevance lists the 200 most relevant of the 300 nearest matches
 DEFAULT_RADIUS_KM = 150
 WALK = 1500  # the first ring reaches this many entries nearest to the place: a common need is there
-RING_GROWTH = 2.5  # each ring of the nearest matches reaches at least this many times farther
+RING_GROWTH = 1.6  # each ring of the nearest matches reaches at least this many times farther
 MIN_RING_KM = 1.0  # the WALK nearest entries may all be at the very point of the place
 MAX_CELLS = 128  # squares of one ring's index scan at most
 # Great-circle distance (km) from the place (:lat, :lon).
@@ -217,10 +217,12 @@ def _filters(c: Criteria, params: dict, codes: list[str] | None, tsq: str | None
     """SQL conditions on the entries; `match` is `tsq` for the index, with its prefixes expanded, and
     whether the rows must still be checked against `tsq` (search_text.matching)."""
     where = ["e.region = :region"]
+    # The kind as an expression, not the column: the GIN scan narrows by it ('k:…' keys) and the planner
+    # would otherwise AND the bitmap of every establishment (the unique index on the kind) with it.
     if c.in_ == "structures":
-        where.append("e.entry_kind = 'structure'")
+        where.append("(e.entry_kind || '') = 'structure'")
     elif c.in_ != "all" or c.patientele or c.home_visit or c.filters.keys() - {"departements"}:
-        where.append("e.entry_kind = 'offer'")
+        where.append("(e.entry_kind || '') = 'offer'")
     if c.home_visit:
         params["home_visit"] = [reference.HOME_VISIT]
         where.append("e.reception_modalities && CAST(:home_visit AS text[])")
