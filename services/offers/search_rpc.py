@@ -41,18 +41,18 @@ class SearchRpc:
     def search(self, region: str, args: dict, actor: dict | None = None) -> dict:
         get_region(region)
         criteria = query.Criteria.from_dict(region, args or {})
-        return query.search(self.db, criteria, _audience(actor, region))
+        return query.search(self.reader, criteria, _audience(actor, region))
 
     @rpc
     def search_geojson(self, region: str, args: dict, actor: dict | None = None) -> dict:
         get_region(region)
-        return query.geojson(self.db, query.Criteria.from_dict(region, args or {}), _audience(actor, region))
+        return query.geojson(self.reader, query.Criteria.from_dict(region, args or {}), _audience(actor, region))
 
     @rpc
     def search_export(self, region: str, args: dict, actor: dict | None = None) -> dict:
         get_region(region)
         criteria = query.Criteria.from_dict(region, args or {})
-        answer = query.all_results(self.db, criteria, _audience(actor, region))
+        answer = query.all_results(self.reader, criteria, _audience(actor, region))
         title = " ".join(x for x in (criteria.q, f"dans {query.CATEGORIES[criteria.in_][0]}",
                                      f"à {criteria.where}" if criteria.where else None) if x)
         content = export.workbook(answer, title)
@@ -61,23 +61,23 @@ class SearchRpc:
     @rpc
     def search_suggest(self, region: str, q: str, in_: str = "all", limit: int = 20) -> list[dict]:
         get_region(region)
-        return query.suggest(self.db, region, q, in_, limit=max(1, min(int(limit), 50)))
+        return query.suggest(self.reader, region, q, in_, limit=max(1, min(int(limit), 50)))
 
     @rpc
     def repertoire_legal_entities(self, region: str, q: str, actor: dict | None = None) -> dict:
         get_region(region)
         who = _caller(actor, region)
-        return repertoire.legal_entities(self.db, region, q, who.subject if who else None)
+        return repertoire.legal_entities(self.reader, region, q, who.subject if who else None)
 
     @rpc
     def favourites(self, region: str, actor: dict) -> list[dict]:
         get_region(region)
-        return repertoire.list_favourites(self.db, region, _subject(actor, region))
+        return repertoire.list_favourites(self.reader, region, _subject(actor, region))
 
     @rpc
     def favourite(self, region: str, structure_id: int, actor: dict) -> dict:
         get_region(region)
-        return repertoire.get_favourite(self.db, region, _subject(actor, region), int(structure_id))
+        return repertoire.get_favourite(self.reader, region, _subject(actor, region), int(structure_id))
 
     @rpc
     def add_favourite(self, region: str, structure_id: int, actor: dict) -> dict:

@@ -464,11 +464,8 @@ def details(session: Session, rows) -> list:
         return []
     full = {r.id: r for r in session.execute(text(f"SELECT {_DETAILS} FROM offers.search_entries e "
                                                   "WHERE e.id = ANY(:ids)"), {"ids": [r.id for r in rows]})}
-    merged = []
-    for row in rows:
-        extra = full[row.id]
-        merged.append(_Row({**row._asdict(), **extra._asdict()}))
-    return merged
+    # (an entry unpublished between the two statements — each has its own snapshot — is left out)
+    return [_Row({**row._asdict(), **full[row.id]._asdict()}) for row in rows if row.id in full]
 
 
 class _Row(dict):

@@ -17,6 +17,7 @@ import threading
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.common.db import get_engine
 from services.offers import reference
 
 # Nomenclatures a search can look in ("Rechercher dans") and their order in suggestions.
@@ -57,16 +58,16 @@ def synonyms() -> dict[tuple[str, str], list[str]]:
 
 
 def ensure(session: Session) -> None:
-    """Copy the reference files into the tables when they changed (own transaction, committed)."""
-    engine = session.get_bind()
-    key = str(engine.url)
+    """Copy the reference files into the tables when they changed (own transaction, committed, on the
+    read-write engine of the session's database: a search may run on a read-only session)."""
+    key = session.get_bind().url.render_as_string(hide_password=False)
     if key in _synced:
         return
     with _guard:
         if key in _synced:
             return
         digest = content_hash()
-        with engine.begin() as conn:
+        with get_engine(key).begin() as conn:
             current = conn.execute(text("SELECT value FROM offers.search_meta WHERE key = 'reference'")).scalar()
             if current != digest:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
