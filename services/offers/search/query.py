@@ -350,8 +350,7 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
     reach = radius if reach is None else max(reach, MIN_RING_KM)  # fewer entries than WALK: the square
     while True:
         last = reach >= radius
-        cells = _cells_around(params["x"], params["y"], radius) if last else _cells_around(
-            params["x"], params["y"], reach, disk=True)
+        cells = _cells_around(params["x"], params["y"], radius if last else reach, disk=not last)
         ring = dict(params, reach=reach, cells=cells)
         conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
         if cells is not None:
