@@ -24,6 +24,9 @@ in SQL, index size, and the time for the index to follow a publication.
 
 6. Times `facets=all` (the facets counted over every match, not only the ≤ 200 results) on the first
    200 queries, in SQL.
+7. Prints the CPU each part of the path spent per request during the 20-client run (from /proc), and
+   with `--floor` runs the 20 clients again against an offers service whose search answers are memoized
+   (`search_memoized.py`): the latency and CPU of the path alone, when the search costs nothing.
 
 Targets (issue 9): p95 ≤ 50 ms at 1 client, ≤ 150 ms at 20 clients, ≤ 2× the direct query; the index
 follows a publication within 1 s at that size.
@@ -51,6 +54,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from load_national import cpu_seconds, pids_matching  # noqa: E402  (tests/bench: this script's directory)
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -441,6 +445,7 @@ def run_all_facets(url: str, params_list: list[dict]) -> tuple[list[float], list
 
 
 def run_http(base: str, params_list: list[dict], clients: int) -> tuple[list[float], int]:
+    """Timings (ms) of the queries through the gateway, `clients` at a time, and the number of errors."""
     local = threading.local()
     errors = []
 
@@ -462,6 +467,29 @@ def run_http(base: str, params_list: list[dict], clients: int) -> tuple[list[flo
     return timings, len(errors)
 
 
+def cpu_per_request(procs: list[subprocess.Popen], run) -> tuple[object, dict[str, float]]:
+    """run()'s result and the CPU (ms) each part of the path spent per request during it (utime + stime
+    from /proc: the service processes, every PostgreSQL and RabbitMQ process, this client)."""
+    def parts() -> dict[str, list[int]]:
+        offers, _, gateway = procs
+        return {"PostgreSQL": pids_matching("postgres"), "offers": [offers.pid], "gateway": [gateway.pid],
+                "RabbitMQ": pids_matching("beam.smp"), "benchmark client": [os.getpid()]}
+
+    # (a backend opened during the run counts whole: it was not there before)
+    before = {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in parts().items()}
+    answer = run()
+    after = {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in parts().items()}
+    spent = {name: sum(t - before[name].get(pid, 0.0) for pid, t in after[name].items()) for name in after}
+    return answer, {name: seconds * 1000 / len(answer[0]) for name, seconds in spent.items()}
+
+
+def cpu_line(cpu: dict[str, float]) -> str:
+    total = sum(cpu.values())
+    cores = os.cpu_count() or 1
+    return (", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items()) + f" = {total:.1f} ms: at most "
+            f"{cores * 1000 / total:.0f} req/s on {cores} cores")
+
+
 # ------------------------------------------------------------------ services
 
 def ensure_vhost() -> None:
@@ -471,12 +499,13 @@ def ensure_vhost() -> None:
                  timeout=10).raise_for_status()
 
 
-def start_services(url: str, address: str, logdir: Path) -> list[subprocess.Popen]:
+def start_services(url: str, address: str, logdir: Path,
+                   offers: str = "services.offers.service:OffersService") -> list[subprocess.Popen]:
     env = dict(os.environ, ROR_DATABASE_URL=url, ROR_AMQP_URI=f"amqp://guest:guest@127.0.0.1:5672/{VHOST}",
-               ROR_GATEWAY_ADDRESS=address, PYTHONPATH=str(ROOT))
+               ROR_GATEWAY_ADDRESS=address, PYTHONPATH=os.pathsep.join((str(ROOT), str(Path(__file__).parent))))
     nameko = str(Path(sys.executable).with_name("nameko"))
     procs = []
-    for name, module in (("offers", "services.offers.service:OffersService"), ("accounts", "services.accounts.service"),
+    for name, module in (("offers", offers), ("accounts", "services.accounts.service"),
                          ("gateway", "gateway.service:GatewayService")):
         log = open(logdir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         procs.append(subprocess.Popen([nameko, "run", "--config", str(ROOT / "deploy" / "nameko" / f"{name}.yaml"),
@@ -569,6 +598,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database (and reuse it with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="Reuse a kept database: skip generation")
     parser.add_argument("--reuse-index", action="store_true", help="With --reuse: keep its index too")
+    parser.add_argument("--floor", action="store_true", help="Also run the 20 clients against an offers service "
+                        "whose search answers are memoized: what the path costs when the search costs nothing")
     args = parser.parse_args()
 
     print(f"database {make_url(args.url).database}")
@@ -615,7 +646,7 @@ def main() -> None:
     try:
         run_http(base, params_list[:50], 1)  # warm-up
         one, errors_one = run_http(base, params_list, 1)
-        many, errors_many = run_http(base, params_list, args.clients)
+        (many, errors_many), cpu = cpu_per_request(procs, lambda: run_http(base, params_list, args.clients))
         try:
             follow = publication_follow(args.url, base)
         except requests.ConnectionError as exc:  # the follow test logs in through Keycloak (`make up`)
@@ -623,6 +654,14 @@ def main() -> None:
             follow = None
     finally:
         stop_services(procs)
+    floor = None
+    if args.floor:
+        procs = start_services(args.url, args.address, logdir, offers="search_memoized:OffersService")
+        try:
+            run_http(base, params_list, 4)  # computes and keeps every answer
+            floor = cpu_per_request(procs, lambda: run_http(base, params_list, args.clients))
+        finally:
+            stop_services(procs)
 
     d, g1, g20 = percentiles(direct), percentiles(one), percentiles(many)
     print()
@@ -644,6 +683,13 @@ def main() -> None:
           f"p99 {f['p99']:.1f} ms (on top of the search)")
     print(f"HTTP errors: {errors_one} (1 client), {errors_many} ({args.clients} clients); "
           f"throughput at {args.clients} clients ≈ {len(many) / (sum(many) / 1000 / args.clients):.0f} req/s")
+    print(f"CPU per request at {args.clients} clients (ms): {cpu_line(cpu)}")
+    if floor is not None:
+        (timings, errors), floor_cpu = floor
+        f = percentiles(timings)
+        print(f"floor — {args.clients} clients, search answers memoized (the path alone): p50 {f['p50']:.1f} ms, "
+              f"p95 {f['p95']:.1f} ms, p99 {f['p99']:.1f} ms, {len(timings) / (sum(timings) / 1000 / args.clients):.0f} "
+              f"req/s, {errors} errors; CPU per request (ms): {cpu_line(floor_cpu)}")
     print(f"index: table {mb(size['table'])}, its indexes {mb(size['indexes'])}, vocabulary "
           f"{size['word_count']:,} words {mb(size['words'])}; database {mb(size['database'])}")
     print("  " + ", ".join(f"{name} {mb(n)}" for name, n in size["by_index"]))

@@ -80,6 +80,19 @@ def test_rings_of_squares_cover_the_reach_around_the_place():
         assert query.cell_key(4, int(px // 4), int(py // 4)) in disk
 
 
+def test_a_ring_reads_only_beyond_the_previous_one():
+    """Squares wholly within the previous ring (its matches are all found) are left out; every point
+    between the two reaches stays covered."""
+    x, y = 100.0, 5000.0
+    disk = query._cells_around(x, y, 20, disk=True)
+    ring = query._cells_around(x, y, 20, disk=True, inner=12)
+    assert set(ring) < set(disk) and query.cell_key(4, 25, 1250) not in ring  # the place's own square
+    for radius in (12.01, 15, 19.99):
+        for angle in range(0, 360, 5):
+            px, py = x + radius * math.cos(math.radians(angle)), y + radius * math.sin(math.radians(angle))
+            assert query.cell_key(4, int(px // 4), int(py // 4)) in ring
+
+
 def test_the_next_ring_follows_the_density_of_the_matches_found():
     assert query.next_reach(10, 0, 201, 150) == 150  # none found: the whole square at once
     assert query.next_reach(10, 150, 201, 150) == 16  # nearly there: at least 1.6 times

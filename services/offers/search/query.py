@@ -265,11 +265,12 @@ def _category_codes(session: Session, c: Criteria, tsq: str | None) -> list[str]
         {"cat": c.in_, "tsq": tsq}).scalars())
 
 
-def _cells_around(x: float, y: float, reach: float, disk: bool = False) -> list[str] | None:
+def _cells_around(x: float, y: float, reach: float, disk: bool = False, inner: float | None = None) -> list[str] | None:
     """Keys of the squares covering [x ± reach] × [y ± reach] — or, with `disk`, only those meeting the
     disk of radius `reach` (a ring's condition is a projected distance) —, at the smallest size that
     needs at most MAX_CELLS of them; None when even the largest squares would need more (no cell
-    condition then)."""
+    condition then). Squares lying wholly within the disk of radius `inner` (a previous ring, whose
+    matches are all found) are left out."""
     for size in CELL_SIZES_KM:
         xs = range(math.floor((x - reach) / size), math.floor((x + reach) / size) + 1)
         ys = range(math.floor((y - reach) / size), math.floor((y + reach) / size) + 1)
@@ -277,6 +278,9 @@ def _cells_around(x: float, y: float, reach: float, disk: bool = False) -> list[
             continue
         cells = [(fx, fy) for fx in xs for fy in ys if not disk or _gap(x, fx, size) ** 2
                  + _gap(y, fy, size) ** 2 <= reach ** 2]
+        if inner is not None:  # (a margin: an entry on the far corner is at most that far, rounding aside)
+            cells = [(fx, fy) for fx, fy in cells if _far(x, fx, size) ** 2 + _far(y, fy, size) ** 2
+                     >= (inner - 0.001) ** 2]
         if len(cells) <= MAX_CELLS:
             return [cell_key(size, fx, fy) for fx, fy in cells]
     return None
@@ -285,6 +289,11 @@ def _cells_around(x: float, y: float, reach: float, disk: bool = False) -> list[
 def _gap(v: float, f: int, size: int) -> float:
     """Distance along one axis from `v` to the square [f·size, (f+1)·size] (0 inside)."""
     return max(f * size - v, 0.0, v - (f + 1) * size)
+
+
+def _far(v: float, f: int, size: int) -> float:
+    """Distance along one axis from `v` to the farthest side of the square [f·size, (f+1)·size]."""
+    return max(abs(v - f * size), abs(v - (f + 1) * size))
 
 
 def _key_groups(c: Criteria, codes: list[str] | None) -> list[list[str]]:
@@ -344,22 +353,27 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
     (GIN: text or codes, and keys: squares, kind, UO type…): a ring holding `pool` matches within its
     radius holds the `pool` nearest ones. The first ring reaches the WALK entries nearest to the place
     (an index-only scan of the GiST index: the density of the directory there); the next ones follow the
-    density of the matches found. The last ring is the square itself."""
+    density of the matches found; each reads only beyond the previous one (the squares it leaves out lie
+    within it). The last ring is the square itself."""
     order = "ORDER BY (e.geo <-> point(:x, :y)) + 0, e.id"  # ties (entries of one site) kept in one order
     reach = first_reach(session, params["x"], params["y"])
     reach = radius if reach is None else max(reach, MIN_RING_KM)  # fewer entries than WALK: the square
+    found: list = []
+    inner = None  # the previous ring's reach: its matches are all in `found`, the next ring reads beyond
     while True:
         last = reach >= radius
-        cells = _cells_around(params["x"], params["y"], radius if last else reach, disk=not last)
-        ring = dict(params, reach=reach, cells=cells)
+        cells = _cells_around(params["x"], params["y"], radius if last else reach, disk=not last, inner=inner)
+        ring = dict(params, reach=reach, inner=inner, cells=cells)
         conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
+        if inner is not None:
+            conditions.append("(e.geo <-> point(:x, :y)) > :inner")
         if cells is not None:
             conditions.append("e.keys && CAST(:cells AS text[])")
-        rows = session.execute(text(f"{selected} WHERE {' AND '.join(conditions)} {order} LIMIT {pool}"),
-                               ring).all()
-        if last or len(rows) >= pool:
-            return rows
-        reach = next_reach(reach, len(rows), pool, radius)
+        found += session.execute(text(f"{selected} WHERE {' AND '.join(conditions)} {order} "
+                                      f"LIMIT {pool - len(found)}"), ring).all()
+        if last or len(found) >= pool:
+            return found
+        inner, reach = reach, next_reach(reach, len(found), pool, radius)
 
 
 NO_RANK = "CAST(0 AS real)"  # (a float like ts_rank's, not a numeric: psycopg2 would make Decimals of it)
