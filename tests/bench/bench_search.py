@@ -467,6 +467,11 @@ def run_http(base: str, params_list: list[dict], clients: int) -> tuple[list[flo
     return timings, len(errors)
 
 
+def throughput(timings: list[float], clients: int) -> float:
+    """Requests per second of a run of `clients` concurrent clients in a closed loop."""
+    return len(timings) / (sum(timings) / 1000 / clients)
+
+
 def cpu_per_request(procs: list[subprocess.Popen], run) -> tuple[object, dict[str, float]]:
     """run()'s result and the CPU (ms) each part of the path spent per request during it (utime + stime
     from /proc: the service processes, every PostgreSQL and RabbitMQ process, this client)."""
@@ -682,13 +687,13 @@ def main() -> None:
           f"{statistics.median(matches):,.0f} matches): p50 {f['p50']:.1f} ms, p95 {f['p95']:.1f} ms, "
           f"p99 {f['p99']:.1f} ms (on top of the search)")
     print(f"HTTP errors: {errors_one} (1 client), {errors_many} ({args.clients} clients); "
-          f"throughput at {args.clients} clients ≈ {len(many) / (sum(many) / 1000 / args.clients):.0f} req/s")
+          f"throughput at {args.clients} clients ≈ {throughput(many, args.clients):.0f} req/s")
     print(f"CPU per request at {args.clients} clients (ms): {cpu_line(cpu)}")
     if floor is not None:
         (timings, errors), floor_cpu = floor
         f = percentiles(timings)
         print(f"floor — {args.clients} clients, search answers memoized (the path alone): p50 {f['p50']:.1f} ms, "
-              f"p95 {f['p95']:.1f} ms, p99 {f['p99']:.1f} ms, {len(timings) / (sum(timings) / 1000 / args.clients):.0f} "
+              f"p95 {f['p95']:.1f} ms, p99 {f['p99']:.1f} ms, {throughput(timings, args.clients):.0f} "
               f"req/s, {errors} errors; CPU per request (ms): {cpu_line(floor_cpu)}")
     print(f"index: table {mb(size['table'])}, its indexes {mb(size['indexes'])}, vocabulary "
           f"{size['word_count']:,} words {mb(size['words'])}; database {mb(size['database'])}")

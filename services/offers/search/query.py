@@ -355,7 +355,8 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
     (an index-only scan of the GiST index: the density of the directory there); the next ones follow the
     density of the matches found; each reads only beyond the previous one (the squares it leaves out lie
     within it). The last ring is the square itself."""
-    order = "ORDER BY (e.geo <-> point(:x, :y)) + 0, e.id"  # ties (entries of one site) kept in one order
+    projected = "(e.geo <-> point(:x, :y))"  # the distance rings and order are measured by
+    order = f"ORDER BY {projected} + 0, e.id"  # ties (entries of one site) kept in one order
     reach = first_reach(session, params["x"], params["y"])
     reach = radius if reach is None else max(reach, MIN_RING_KM)  # fewer entries than WALK: the square
     found: list = []
@@ -364,9 +365,9 @@ def _nearest(session: Session, selected: str, where: str, params: dict, pool: in
         last = reach >= radius
         cells = _cells_around(params["x"], params["y"], radius if last else reach, disk=not last, inner=inner)
         ring = dict(params, reach=reach, inner=inner, cells=cells)
-        conditions = [where, _IN_SQUARE if last else "(e.geo <-> point(:x, :y)) <= :reach"]
+        conditions = [where, _IN_SQUARE if last else f"{projected} <= :reach"]
         if inner is not None:
-            conditions.append("(e.geo <-> point(:x, :y)) > :inner")
+            conditions.append(f"{projected} > :inner")
         if cells is not None:
             conditions.append("e.keys && CAST(:cells AS text[])")
         found += session.execute(text(f"{selected} WHERE {' AND '.join(conditions)} {order} "
